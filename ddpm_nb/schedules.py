@@ -100,7 +100,7 @@ def cosine_alpha_bar(t,  # real time in $[0, T]$ (paper counting: $\bar\alpha_t$
 
 # %% ../nbs/00_schedules.ipynb #aa92343b
 def cosine_beta(T:int, s:float=0.008, max_beta:float=0.999) -> torch.Tensor:
-    "Cosine schedule: $\\beta_t = \\min(1 - \\bar\\alpha(t)/\\bar\\alpha(t-1),\\ $`max_beta`$)$, float64 `(T,)`."
+    "Cosine schedule: $\\beta_t = \\min(1 - \\bar\\alpha(t)/\\bar\\alpha(t-1), \\beta_{max})$ with $\\beta_{max}$ = `max_beta`, float64 `(T,)`."
     ab = cosine_alpha_bar(torch.arange(T + 1, dtype=torch.float64), T, s)
     return (1 - ab[1:] / ab[:-1]).clamp(max=max_beta)
 
