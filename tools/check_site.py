@@ -73,6 +73,9 @@ def check_page(page:Path, site:Path, base:str, prof, mods):
         if raw in text:
             i = text.index(raw); probs.append(f'{rel}: raw maths left on the page: ...{text[max(0,i-60):i+60]!r}...')
             break
+    for nav in soup.select('nav#TOC, #quarto-sidebar, nav.sidebar'):  # KaTeX does not run there: no TeX in headings
+        m = re.search(r'\\[A-Za-z]+|\$', nav.get_text(' '))
+        if m: probs.append(f'{rel}: TeX in a heading shows raw in the navigation: {nav.get_text(" ")[max(0,m.start()-40):m.end()+40]!r}')
     if '\\(' in dom and not soup.select('.katex'): probs.append(f'{rel}: the page has maths but KaTeX rendered none')
     ids = {t.get('id') for t in soup.find_all(id=True)}
     for tag, attr in (('a', 'href'), ('img', 'src'), ('link', 'href'), ('script', 'src')):
