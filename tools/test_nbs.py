@@ -1,6 +1,6 @@
 """Run the notebooks' tests the way `nbdev_test` does, then print one line: `N passed, M failed`.
 
-Usage: python tools/test_nbs.py [--flags "slow"] [--n_workers 2] [PATH_OR_GLOB]
+Usage: python tools/test_nbs.py [--flags "slow"] [--n_workers 2] [NOTEBOOK ...]
 Cells flagged with a `tst_flags` directive (settings.ini) are skipped unless named in --flags.
 """
 import argparse, os, sys, time
@@ -8,7 +8,7 @@ from pathlib import Path
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('path', nargs='?', default=None, help='a notebook or glob (default: every notebook in nbs/)')
+    ap.add_argument('paths', nargs='*', help='notebooks to test (default: every notebook in nbs/)')
     ap.add_argument('--flags', default='', help='space-separated test flags to run that are normally skipped')
     ap.add_argument('--n_workers', type=int, default=min(os.cpu_count() or 1, 2))
     a = ap.parse_args()
@@ -21,7 +21,7 @@ def main():
     from nbdev.doclinks import nbglob
     from nbdev.test import test_nb
     cfg = get_config()
-    files = sorted(f.absolute() for f in nbglob(a.path, as_path=True))
+    files = sorted(Path(p).absolute() for p in a.paths) if a.paths else sorted(f.absolute() for f in nbglob(None, as_path=True))
     if not files: sys.exit('no notebooks matched')
     skip, force = cfg.tst_flags.split(), a.flags.split()
     t0 = time.time()
