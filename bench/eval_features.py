@@ -1,0 +1,33 @@
+"""Time feature extraction with the shipped MNIST feature net: 10k MNIST test images -> features and class probabilities.
+
+Usage: DDPM_NB_DATA=data python bench/eval_features.py [--n 10000] [--repeats 3]
+Also times one full `fid` + `kid` + `precision_recall` against the cached training statistics.
+Figures are wall-clock on this machine and noisy when other processes share the CPU.
+"""
+import argparse, datetime, os, platform, time
+import torch
+from ddpm_nb.evaluation import embed, feature_net, fid, kid, precision_recall, reference_stats, _load_split
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--n', type=int, default=10000)
+    ap.add_argument('--repeats', type=int, default=3)
+    a = ap.parse_args()
+    x, _ = _load_split('mnist', train=False)
+    x = x[:a.n]
+    net = feature_net('mnist')
+    embed(x[:500], net)  # warm-up
+    times = []
+    for _ in range(a.repeats):
+        t0 = time.perf_counter(); f, p = embed(x, net); times.append(time.perf_counter() - t0)
+    tr = reference_stats('mnist')['train']
+    t0 = time.perf_counter(); fid(f, tr); t_fid = time.perf_counter() - t0
+    t0 = time.perf_counter(); kid(f, tr['feats'][:a.n]); t_kid = time.perf_counter() - t0
+    t0 = time.perf_counter(); precision_recall(tr['feats'][:a.n], f); t_pr = time.perf_counter() - t0
+    print(f"{datetime.date.today()} {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} (figures are noisy when the machine is busy)")
+    print(f"embed {a.n} MNIST images: best {min(times):.2f} s, median {sorted(times)[len(times)//2]:.2f} s "
+          f"({a.n / min(times):.0f} images/s)")
+    print(f"fid {t_fid:.3f} s, kid (50 subsets of 1000) {t_kid:.2f} s, precision_recall ({a.n} vs {a.n}) {t_pr:.2f} s")
+
+if __name__ == '__main__': main()
