@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #44c00da7
 from __future__ import annotations
-import argparse, contextlib, math, os, pickle, random, signal, sys, tempfile, time, warnings, zipfile
+import argparse, contextlib, importlib.resources, math, os, pickle, random, signal, sys, tempfile, time, warnings, zipfile
 from pathlib import Path
 import numpy as np
 import torch
@@ -20,15 +20,15 @@ from .schedules import Schedule, make_schedule
 from .forward import OBJECTIVES
 from .losses import LOSS_TYPES, diffusion_loss
 from .unet import PRESETS, UNet, unet_preset
-from .samplers import SAMPLERS, sample
+from .samplers import SAMPLERS, sample, save_gif, interpolate as interpolate_samples
 from .ema import EMA
 from .data import get_dataset, train_eval_split
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'CONFIGS', 'default_device', 'warmup_cosine', 'get_rng_state', 'set_rng_state', 'CheckpointError',
-           'save_checkpoint', 'load_checkpoint', 'NonFiniteLossError', 'TrainResult', 'save_grid', 'plot_losses',
-           'eval_loss', 'fit', 'ckpt_epoch', 'load_model', 'train_config', 'train_cli', 'slerp', 'sample_images',
-           'sample_cli']
+__all__ = ['PRECISIONS', 'CONFIGS', 'PRETRAINED', 'default_device', 'warmup_cosine', 'get_rng_state', 'set_rng_state',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'NonFiniteLossError', 'TrainResult', 'save_grid',
+           'plot_losses', 'eval_loss', 'fit', 'ckpt_epoch', 'load_model', 'train_config', 'train_cli', 'sample_images',
+           'sample_cli', 'pretrained_path', 'export_pretrained', 'load_pretrained', 'pretrained_info']
 
 # %% ../nbs/07_train.ipynb #ee8167fd
 def default_device() -> torch.device:
@@ -627,13 +627,6 @@ def train_cli(argv:list[str]|None=None) -> None:
     print(res)
 
 # %% ../nbs/07_train.ipynb #305f0269
-def slerp(a:torch.Tensor, b:torch.Tensor, w:float) -> torch.Tensor:
-    "Spherical interpolation between noise tensors `a` and `b` at weight `w` in [0, 1]."
-    cos = ((a * b).sum() / (a.norm() * b.norm())).clamp(-1, 1)
-    omega = torch.arccos(cos)
-    if omega.abs() < 1e-6: return (1 - w) * a + w * b
-    return (torch.sin((1 - w) * omega) * a + torch.sin(w * omega) * b) / torch.sin(omega)
-
 def _parse_labels(labels, n, num_classes):
     if labels is None: return None if not num_classes else torch.arange(n) % num_classes
     if not num_classes: raise ValueError("--labels given, but the checkpoint's model is unconditional")
@@ -642,7 +635,7 @@ def _parse_labels(labels, n, num_classes):
         raise ValueError(f"labels must be integers in [0, {num_classes}), got {labels!r}")
     return torch.tensor(vals).repeat(n // len(vals) + 1)[:n]
 
-def sample_images(checkpoint,  # a checkpoint written by `fit`
+def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pretrained`)
                   outdir='samples',  # folder for the PNGs (and GIF)
                   n:int=64,  # number of images
                   sampler:str='ddim',  # one of `SAMPLERS`
@@ -656,46 +649,42 @@ def sample_images(checkpoint,  # a checkpoint written by `fit`
                   individual:bool=False,  # also write each image as `images/00000.png`, ...
                   ema:bool=True,  # use the EMA weights
                   device=None,  # default: `default_device()`
+                  pretrained:str|None=None,  # name of a shipped model (see `load_pretrained`) instead of a checkpoint
                  ) -> list[Path]:
-    "Sample from a checkpoint and write a grid (and optionally single images, a GIF, an interpolation); returns the paths."
+    "Sample from a checkpoint or a shipped model and write a grid (optionally single images, a GIF, an interpolation); returns the paths."
+    if (checkpoint is None) == (pretrained is None): raise ValueError("give exactly one of checkpoint and pretrained")
     if n < 1: raise ValueError(f"n must be >= 1, got {n}")
     if sampler not in SAMPLERS: raise ValueError(f"unknown sampler {sampler!r}; valid choices: {', '.join(SAMPLERS)}")
     device = torch.device(device) if device is not None else default_device()
-    model, sched, cfg = load_model(checkpoint, ema=ema, device=device)
+    if pretrained is not None: model, sched, cfg = load_pretrained(pretrained, device=device)
+    else: model, sched, cfg = load_model(checkpoint, ema=ema, device=device)
     out = Path(outdir); out.mkdir(parents=True, exist_ok=True)
     shape = (n, model.in_channels, model.img_size, model.img_size)
     y = _parse_labels(labels, n, model.num_classes)
     y = y.to(device) if y is not None else None
     kw = dict(sampler=sampler, steps=steps, eta=eta, objective=cfg.get('objective', 'eps'), guidance=guidance, y=y)
     g = torch.Generator(device=device).manual_seed(seed)
-    if gif:
-        x, traj = sample(model, sched, shape, generator=g, return_trajectory=True, **kw)
+    if gif: x, traj = sample(model, sched, shape, generator=g, return_trajectory=True, **kw)
     else: x = sample(model, sched, shape, generator=g, **kw)
     paths = [save_grid(x, out / 'samples.png')]
     if individual:
-        from torchvision.utils import save_image
         (out / 'images').mkdir(exist_ok=True)
-        for i, xi in enumerate(x): save_image((xi.float().cpu() + 1) / 2, out / 'images' / f'{i:05d}.png'); paths.append(out / 'images' / f'{i:05d}.png')
-    if gif:
-        from PIL import Image
-        from torchvision.utils import make_grid
-        frames = [make_grid((f.float().cpu().clamp(-1, 1) + 1) / 2, nrow=max(1, int(math.sqrt(n))), padding=1) for f in traj.xt]
-        ims = [Image.fromarray((f.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8).squeeze()) for f in frames]
-        ims[0].save(out / 'trajectory.gif', save_all=True, append_images=ims[1:] + [ims[-1]] * 10, duration=80, loop=0)
-        paths.append(out / 'trajectory.gif')
+        for i, xi in enumerate(x): paths.append(save_grid(xi[None], out / 'images' / f'{i:05d}.png'))
+    if gif: paths.append(save_gif(traj.xt, out / 'trajectory.gif', nrow=max(1, int(math.sqrt(n))), scale=2))
     if interpolate:
-        a, b = torch.randn((2, *shape[1:]), generator=g, device=device)
-        xT = torch.stack([slerp(a, b, w) for w in torch.linspace(0, 1, n).tolist()])
+        z0, z1 = torch.randn((2, *shape[1:]), generator=g, device=device)
         ikw = {**kw, 'eta': 0.0, 'sampler': 'ddim' if sampler == 'ancestral' else sampler,
-               'y': None if y is None else y[:1].expand(n)}
-        xi = sample(model, sched, shape, xT=xT, **ikw)
-        paths.append(save_grid(xi, out / 'interpolation.png', nrow=n))
+               'y': None if y is None else y[:1].expand(max(n, 2))}
+        xi = interpolate_samples(model, sched, z0, z1, n=max(n, 2), **ikw)
+        paths.append(save_grid(xi, out / 'interpolation.png', nrow=max(n, 2)))
     return paths
 
 def _sample_parser() -> argparse.ArgumentParser:
     doc = docments(sample_images)
     p = argparse.ArgumentParser(prog='ddpm_nb_sample', description=sample_images.__doc__)
-    p.add_argument('--checkpoint', required=True, help=doc['checkpoint'])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('--checkpoint', help=doc['checkpoint'])
+    src.add_argument('--pretrained', help=doc['pretrained'] + ': ' + ', '.join(PRETRAINED))
     for flag, typ, default in (('--outdir', str, 'samples'), ('--n', int, 64), ('--sampler', str, 'ddim'), ('--steps', int, 50),
                                ('--eta', float, 0.0), ('--seed', int, 0), ('--labels', str, None), ('--guidance', float, None),
                                ('--device', str, None)):
@@ -705,5 +694,44 @@ def _sample_parser() -> argparse.ArgumentParser:
     return p
 
 def sample_cli(argv:list[str]|None=None) -> None:
-    "Sample images from a checkpoint (console script `ddpm_nb_sample`); run with `--help` for the flags."
+    "Sample images from a checkpoint or a shipped model (console script `ddpm_nb_sample`); run with `--help` for the flags."
     for p in sample_images(**vars(_sample_parser().parse_args(argv))): print(p)
+
+# %% ../nbs/07_train.ipynb #1250c61b
+PRETRAINED = {'mnist': 'pretrained_mnist.pt'}  # name -> file in ddpm_nb/assets
+
+def pretrained_path(name:str='mnist') -> Path:
+    "Where the shipped model `name` lies inside the installed package."
+    if name not in PRETRAINED: raise ValueError(f"unknown pretrained model {name!r}; available: {', '.join(PRETRAINED)}")
+    p = Path(str(importlib.resources.files('ddpm_nb').joinpath('assets', PRETRAINED[name])))
+    if not p.exists(): raise FileNotFoundError(f"{p} is missing from the installed package: reinstall ddpm_nb")
+    return p
+
+def export_pretrained(checkpoint,  # a checkpoint written by `fit`
+                      dest,  # the file to write
+                      card:dict|None=None,  # a metric card (`MetricCard.to_dict()` of ddpm_nb.evaluation) to ship with it
+                      ema:bool=True,  # ship the EMA weights (else the raw ones)
+                      dtype=torch.float16,  # storage dtype of the floating-point weights
+                     ) -> Path:
+    "Write a small file holding one set of weights and everything `load_model` needs to rebuild and sample the model."
+    ck = load_checkpoint(checkpoint)
+    if ck.get('model_config') is None: raise CheckpointError(f"{checkpoint} holds no model_config: only U-Net presets can be exported")
+    has_ema = (ck.get('ema') or {}).get('model') is not None
+    if ema and not has_ema: raise CheckpointError(f"{checkpoint} has no EMA weights; pass ema=False to export the raw weights")
+    sd = ck['ema']['model'] if ema else ck['model']
+    sd = {k: v.to(dtype) if v.is_floating_point() else v for k, v in sd.items()}
+    h = ck['history']
+    return save_checkpoint(dict(model=sd, ema=None, model_config=ck['model_config'], schedule=ck['schedule'], config=ck['config'],
+                                epoch=ck['epoch'], step=ck['step'], weights='ema' if ema else 'raw', card=card, version=__version__,
+                                history={k: h[k] for k in ('epoch', 'train_loss', 'eval_loss', 'seconds') if k in h}), dest)
+
+def load_pretrained(name:str='mnist',  # one of `PRETRAINED`
+                    device='cpu',  # where to put the model
+                   ) -> tuple[nn.Module, Schedule, dict]:
+    "A shipped model as `(model, schedule, config)`, in float32 and eval mode, ready for `sample`."
+    return load_model(pretrained_path(name), ema=False, device=device)
+
+def pretrained_info(name:str='mnist') -> dict:
+    "What was shipped with model `name`: training configuration, epochs, losses and its metric card."
+    ck = load_checkpoint(pretrained_path(name))
+    return {k: ck.get(k) for k in ('config', 'epoch', 'step', 'weights', 'history', 'card', 'version')}
