@@ -1,13 +1,16 @@
 # One command sets up and runs each job; the virtual environment is made once and reused.
-# make test       set up, then run every notebook's tests (what CI runs)
-# make test-slow  the same, including cells flagged `#| slow`
+#   make train      set up, then train the CPU-sized MNIST model and write its sample grids (the main job)
+#   make test       set up, then run every notebook's tests (what CI runs)
+#   make test-slow  the same, including cells flagged `#| slow`
+#   make sample     64 digits from the pretrained model shipped in the package
+#   make docs       build the docs site into _proc/_docs (without Quarto); make check-site opens every page in Chromium
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ddpm_nb-installed
 export DDPM_NB_DATA ?= $(CURDIR)/data
 
-.PHONY: setup test test-slow export clean-nbs
+.PHONY: setup train test test-slow sample docs check-site export bench
 
 $(STAMP): settings.ini setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,11 +20,24 @@ $(STAMP): settings.ini setup.py
 
 setup: $(STAMP)
 
+train: setup
+	$(VENV)/bin/ddpm_nb_train --config cpu
+	@echo "sample grids: outputs/mnist_cpu/samples_epoch_*.png"
+
 test: setup
 	$(PY) tools/test_nbs.py
 
 test-slow: setup
 	$(PY) tools/test_nbs.py --flags slow
+
+sample: setup
+	$(VENV)/bin/ddpm_nb_sample --pretrained mnist --sampler dpm++2m --steps 20 --outdir outputs/pretrained_samples
+
+docs: setup
+	$(PY) tools/build_site.py
+
+check-site: setup
+	$(PY) tools/check_site.py --shots _proc/shots
 
 export: setup
 	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean
