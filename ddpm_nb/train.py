@@ -561,7 +561,7 @@ def load_model(path,  # a checkpoint written by `fit`
 
 # %% ../nbs/07_train.ipynb #df0e509b
 CONFIGS = {
-    'cpu': dict(model='mnist_light', dataset='mnist', epochs=4, batch_size=128, lr=1e-3, warmup_steps=200, min_lr_ratio=0.05,
+    'cpu': dict(model='mnist', dataset='mnist', epochs=2, batch_size=128, lr=1e-3, warmup_steps=200, min_lr_ratio=0.05,
                 weight_decay=0.0, grad_clip=1.0, precision='bf16', channels_last=True, use_ema=True, ema_decay=0.998,
                 eval_size=1000, sampler='ddim', sample_steps=50, n_samples=64, save_every=1, outdir='outputs/mnist_cpu'),
 }
