@@ -13,6 +13,8 @@ from torch.utils.data import Dataset, Subset
 from PIL import Image
 from torchvision import datasets
 from torchvision.datasets.utils import download_url
+from .schedules import check_choice
+from .forward import from_uint8
 
 # %% auto #0
 __all__ = ['MNIST_FAMILY', 'CIFAR10_FILES', 'IMG_EXTS', 'TINY_IMAGENET_URL', 'DATASETS', 'data_root', 'DatasetNotFoundError',
@@ -66,10 +68,6 @@ def _fetch_or_fail(what:str,  # human name of the dataset, e.g. 'MNIST (train)'
                                "or pass root= / set DDPM_NB_DATA to the folder that holds them.") from None
 
 # %% ../nbs/07_data.ipynb #18fa654a
-def _to_float(v:torch.Tensor) -> torch.Tensor:
-    "uint8 `v` in {0..255} -> float32 `v/127.5 - 1` in [-1, 1]."
-    return v.to(torch.float32).div_(127.5).sub_(1.0)
-
 def _pad(x:torch.Tensor,  # `(..., H, W)` images in [-1, 1]
          pad_to:int|None,  # target side; None leaves `x` as it is
         ) -> torch.Tensor:
@@ -126,11 +124,11 @@ class TensorImages(ImageDataset):
         self.images, self.labels = images, labels
         self._setup(name, classes, images.shape[1], images.shape[2:], pad_to, hflip)
     def __len__(self): return len(self.images)
-    def __getitem__(self, i): return self._augment(_to_float(self.images[i][None]))[0], int(self.labels[i])
+    def __getitem__(self, i): return self._augment(from_uint8(self.images[i][None]))[0], int(self.labels[i])
     def __getitems__(self, idxs:list):
         "A batch of `(x, y)` pairs for the DataLoader, converted in one go."
         idx = torch.as_tensor(idxs, dtype=torch.long)
-        return list(zip(self._augment(_to_float(self.images[idx])).unbind(0), self.labels[idx].tolist()))
+        return list(zip(self._augment(from_uint8(self.images[idx])).unbind(0), self.labels[idx].tolist()))
 
 # %% ../nbs/07_data.ipynb #5fa67e47
 MNIST_FAMILY = {'mnist': ('MNIST', datasets.MNIST), 'fashion_mnist': ('FashionMNIST', datasets.FashionMNIST)}
@@ -222,7 +220,7 @@ class ImageFiles(ImageDataset):
             raise ValueError(f"{self.files[i]} is {tuple(v.shape[1:])}, not {self.native_size} like the first image; "
                              "pass size= to resize every image")
         return v
-    def __getitem__(self, i): return self._augment(_to_float(self._read(i)[None]))[0], self.labels[i]
+    def __getitem__(self, i): return self._augment(from_uint8(self._read(i)[None]))[0], self.labels[i]
 
 # %% ../nbs/07_data.ipynb #fa5eca42
 TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
@@ -313,7 +311,7 @@ def get_dataset(name:str,  # one of `DATASETS`
                 img_size:int|None=None,  # alias of `size`
                ) -> ImageDataset:
     "A dataset of `(x (C, H, W) float in [-1, 1], y int)` with `num_classes`, `img_size`, `channels` and `classes`."
-    if name not in DATASETS: raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    check_choice('dataset', name, DATASETS)
     if img_size is not None:
         if size is not None and size != img_size: raise ValueError(f"size={size} and img_size={img_size} disagree; pass one")
         size = img_size

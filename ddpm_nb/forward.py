@@ -4,13 +4,18 @@
 
 # %% ../nbs/01_forward.ipynb #a84bd3ef
 from __future__ import annotations
-import numbers
+import io, math, numbers
+from pathlib import Path
+import numpy as np
+from PIL import Image
 import torch
-from .schedules import Schedule, make_schedule
+from torchvision.utils import make_grid
+from .schedules import SCHEDULES, Schedule, check_choice, make_schedule
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'extract', 'q_step', 'q_sample', 'q_posterior', 'v_target', 'x0_from_eps', 'eps_from_x0', 'x0_from_v',
-           'eps_from_v', 'v_from_eps', 'v_from_x0', 'convert']
+           'eps_from_v', 'v_from_eps', 'v_from_x0', 'convert', 'to_uint8', 'from_uint8', 'to_image', 'save_grid',
+           'noising_widget']
 
 # %% ../nbs/01_forward.ipynb #7d48f407
 def _timesteps(t, B:int, T:int, device) -> torch.Tensor:
@@ -145,10 +150,6 @@ def v_from_x0(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
     return (extract(schedule.sqrt_alpha_bar, t, xt) * xt - x0) / extract(schedule.sqrt_one_minus_alpha_bar, t, xt)
 
 # %% ../nbs/01_forward.ipynb #131150e3
-def _check_objective(objective):
-    "Raise `ValueError` unless `objective` is one of `OBJECTIVES`."
-    if objective not in OBJECTIVES: raise ValueError(f"unknown objective {objective!r}; valid choices: {', '.join(OBJECTIVES)}")
-
 _CONVERSIONS = {('eps', 'x0'): x0_from_eps, ('x0', 'eps'): eps_from_x0, ('v', 'x0'): x0_from_v,
                 ('v', 'eps'): eps_from_v, ('eps', 'v'): v_from_eps, ('x0', 'v'): v_from_x0}
 
@@ -159,7 +160,80 @@ def convert(pred:torch.Tensor,  # model output `(B, C, H, W)`, interpreted as `s
             t,  # `LongTensor (B,)` in `[0, T)`
             schedule:Schedule):
     "Convert a prediction of `src` at $(x_t, t)$ into the equivalent prediction of `dst`."
-    _check_objective(src); _check_objective(dst)
+    check_choice('objective', src, OBJECTIVES); check_choice('objective', dst, OBJECTIVES)
     if pred.shape != xt.shape: raise ValueError(f"pred and xt must have the same shape, got {tuple(pred.shape)} and {tuple(xt.shape)}")
     if src == dst: return pred
     return _CONVERSIONS[src, dst](xt, t, pred, schedule)
+
+# %% ../nbs/01_forward.ipynb #64d15ae6
+def to_uint8(x:torch.Tensor,  # images in [-1, 1], any shape (values outside are clamped)
+            ) -> torch.Tensor:
+    "Float images in [-1, 1] -> `uint8` pixels: $\\mathrm{round}((x+1)\\cdot 127.5)$, on `x`'s device."
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+def from_uint8(u:torch.Tensor,  # `uint8` pixels in {0..255}, any shape
+              ) -> torch.Tensor:
+    "`uint8` pixels -> float32 images in [-1, 1]: $u/127.5 - 1$."
+    return u.to(torch.float32) / 127.5 - 1
+
+def _nrow(B:int) -> int:
+    "Images per row when none is given: about sqrt(B)."
+    return max(1, math.ceil(math.sqrt(B)))
+
+def to_image(x:torch.Tensor,  # `(B, C, H, W)` images in [-1, 1] (C = 1 or 3)
+             nrow:int|None=None,  # images per row; default about sqrt(B)
+             pad:int=1,  # pixels of white border between and around the images
+             scale:int=1,  # nearest-neighbour upscaling factor
+            ) -> np.ndarray:
+    "Tile a batch into one `uint8` picture `(H', W')` (grey) or `(H', W', 3)` (colour) with torchvision's `make_grid`."
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or x.shape[0] == 0:
+        raise ValueError(f"expected images (B, 1|3, H, W) with B >= 1, got shape {tuple(x.shape)}")
+    C = x.shape[1]
+    g = make_grid(to_uint8(x.cpu()), nrow=nrow or _nrow(len(x)), padding=pad, pad_value=255)  # (3, H', W'): grey is repeated
+    g = g.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+    return g[0].numpy() if C == 1 else g.permute(1, 2, 0).contiguous().numpy()
+
+def save_grid(x:torch.Tensor,  # `(B, C, H, W)` images in [-1, 1]
+              path,  # PNG file to write (parent folders are created)
+              nrow:int|None=None,  # images per row; default about sqrt(B)
+             ) -> Path:
+    "Write `to_image(x, nrow)` to a PNG file and return its path."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(to_image(x, nrow)).save(path)
+    return path
+
+# %% ../nbs/01_forward.ipynb #e7648c41
+def _png(img:np.ndarray) -> bytes:
+    "PNG bytes of a `uint8` picture from `to_image`."
+    buf = io.BytesIO(); Image.fromarray(img).save(buf, format='png')
+    return buf.getvalue()
+
+def noising_widget(x0:torch.Tensor,  # one image `(C, H, W)` in [-1, 1], C = 1 or 3
+                   schedules:dict|None=None,  # {label: Schedule}; default: the three schedules at T=1000
+                   noise:torch.Tensor|None=None,  # $\epsilon$ of `x0`'s shape; drawn with `seed` if None
+                   seed:int=0,  # seed for `noise`
+                   t:int=200,  # initial timestep
+                   zoom:int=8,  # magnification of the displayed image
+                  ):
+    "An ipywidgets control (slider over `t`, dropdown over schedules) showing $x_t \\sim q(x_t \\mid x_0)$ live."
+    try: import ipywidgets as W
+    except ImportError: raise ImportError("noising_widget needs ipywidgets: pip install ipywidgets") from None
+    x0 = torch.as_tensor(x0).detach().float().cpu()
+    if x0.ndim != 3 or x0.shape[0] not in (1, 3):
+        raise ValueError(f"x0 must be one image of shape (C, H, W) with C = 1 or 3, got shape {tuple(x0.shape)}")
+    schedules = schedules or {n: make_schedule(n) for n in SCHEDULES}
+    if noise is None: noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    if noise.shape != x0.shape: raise ValueError(f"noise must have x0's shape {tuple(x0.shape)}, got {tuple(noise.shape)}")
+    first = next(iter(schedules.values()))
+    dropdown = W.Dropdown(options=list(schedules), description='schedule')
+    slider = W.IntSlider(value=min(t, first.T - 1), min=0, max=first.T - 1, description='t', continuous_update=True)
+    image, info = W.Image(format='png'), W.HTML()
+    def update(*_):
+        sc = schedules[dropdown.value].to(dtype=torch.float32)
+        slider.max = sc.T - 1
+        i = min(slider.value, sc.T - 1)
+        image.value = _png(to_image(q_sample(x0[None], i, sc, noise[None]), scale=zoom))
+        info.value = f"t = {i}: &alpha;&#772; = {sc.alpha_bar[i].item():.4g}, SNR = {sc.snr[i].item():.3g}"
+    dropdown.observe(update, 'value'); slider.observe(update, 'value')
+    update()
+    return W.VBox([W.HBox([dropdown, slider]), image, info])

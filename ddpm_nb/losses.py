@@ -6,22 +6,18 @@
 from __future__ import annotations
 import torch
 import torch.nn.functional as F
-from .schedules import Schedule, make_schedule
+from .schedules import Schedule, check_choice, make_schedule
 from .forward import OBJECTIVES, extract, q_sample, v_target, convert
 
 # %% auto #0
-__all__ = ['LOSS_TYPES', 'diffusion_target', 'min_snr_weight', 'diffusion_loss']
+__all__ = ['LOSS_TYPES', 'diffusion_target', 'min_snr_weight', 'prediction_loss', 'diffusion_loss']
 
 # %% ../nbs/02_losses.ipynb #ac7ed328
 LOSS_TYPES = ('l2', 'l1', 'bce')
 
-def _check_objective(objective):
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; valid choices: {', '.join(map(repr, OBJECTIVES))}")
-
 def _check_loss_type(loss_type, objective):
-    if loss_type not in LOSS_TYPES:
-        raise ValueError(f"unknown loss_type {loss_type!r}; valid choices: {', '.join(map(repr, LOSS_TYPES))}")
+    "Raise `ValueError` unless `objective` and `loss_type` are known and go together."
+    check_choice('objective', objective, OBJECTIVES); check_choice('loss_type', loss_type, LOSS_TYPES)
     if loss_type == 'bce' and objective != 'x0':
         raise ValueError(f"loss_type 'bce' compares pixel intensities, so it needs objective='x0', got objective={objective!r}; "
                          f"use loss_type 'l2' or 'l1' with objective {objective!r}")
@@ -34,7 +30,7 @@ def diffusion_target(x0:torch.Tensor,  # clean images `(B,C,H,W)` in [-1, 1]
                      objective:str='eps',  # one of 'eps', 'x0', 'v'
                     ) -> torch.Tensor:
     "What the network should output at `(x_t, t)` under `objective`: $\\epsilon$, $x_0$ or $v$, shape of `x0`."
-    _check_objective(objective)
+    check_choice('objective', objective, OBJECTIVES)
     if objective == 'eps': return eps
     if objective == 'x0': return x0
     return v_target(x0, eps, t, schedule)
@@ -45,7 +41,7 @@ def min_snr_weight(snr:torch.Tensor,  # SNR of each sample's timestep, any shape
                    gamma:float|None,  # the cap $\gamma$ (Hang et al. use 5); None or 0 disables the weighting
                   ) -> torch.Tensor:
     "Min-SNR-$\\gamma$ weight on the `objective`'s loss, so that the weight on $\\lVert x_0-\\hat x_0\\rVert^2$ is $\\min(\\mathrm{SNR},\\gamma)$."
-    _check_objective(objective)
+    check_choice('objective', objective, OBJECTIVES)
     snr = torch.as_tensor(snr)
     if gamma is None or gamma == 0: return torch.ones_like(snr, dtype=torch.get_default_dtype() if not snr.is_floating_point() else snr.dtype)
     if not gamma > 0: raise ValueError(f"min_snr_gamma must be None, 0 (off) or > 0, got {gamma!r}")
@@ -73,6 +69,21 @@ def _check_t(t, B, T, device):
     if B and (t.min() < 0 or t.max() >= T): raise ValueError(f"t must lie in [0, {T}) for this schedule, got values in [{t.min().item()}, {t.max().item()}]")
     return t.to(device)
 
+# %% ../nbs/02_losses.ipynb #edfb2023
+def prediction_loss(pred:torch.Tensor,  # the network's output at `(x_t, t)`, shape of `x0`
+                    x0:torch.Tensor,  # clean images `(B,C,H,W)` in [-1, 1]
+                    eps:torch.Tensor,  # the noise that made `x_t`
+                    t:torch.Tensor,  # `LongTensor (B,)` in `[0, T)`
+                    schedule:Schedule,
+                    objective:str='eps',  # what `pred` is: 'eps', 'x0' or 'v'
+                    loss_type:str='l2',  # 'l2', 'l1', or 'bce' (objective 'x0' only)
+                    min_snr_gamma:float|None=None,  # Min-SNR cap $\gamma$; None or 0: no weighting
+                   ) -> torch.Tensor:
+    "Per-sample loss `(B,)` of a prediction: the `loss_type` distance to the `objective`'s target, averaged over non-batch dims, Min-SNR weighted."
+    loss = _elementwise_loss(pred, diffusion_target(x0, eps, t, schedule, objective), loss_type).flatten(1).mean(1)
+    if min_snr_gamma: loss = loss * min_snr_weight(schedule.snr.to(t.device)[t], objective, min_snr_gamma).to(loss.dtype)
+    return loss
+
 # %% ../nbs/02_losses.ipynb #36219cee
 def diffusion_loss(model,  # callable `model(xt, t)` or `model(xt, t, y)` returning the `objective`, shape of `x0`
                    x0:torch.Tensor,  # clean images `(B,C,H,W)` in [-1, 1]
@@ -85,7 +96,7 @@ def diffusion_loss(model,  # callable `model(xt, t)` or `model(xt, t, y)` return
                    noise:torch.Tensor|None=None,  # $\epsilon$ of `x0`'s shape; drawn if None
                   ) -> torch.Tensor:
     "Per-sample diffusion loss `(B,)`: the `loss_type` between model output and target, averaged over non-batch dims, Min-SNR weighted."
-    _check_objective(objective); _check_loss_type(loss_type, objective)
+    _check_loss_type(loss_type, objective)
     B = x0.shape[0]
     t = torch.randint(0, schedule.T, (B,), device=x0.device) if t is None else _check_t(t, B, schedule.T, x0.device)
     if noise is None: noise = torch.randn_like(x0)
@@ -94,8 +105,4 @@ def diffusion_loss(model,  # callable `model(xt, t)` or `model(xt, t, y)` return
     pred = model(xt, t) if y is None else model(xt, t, y)
     if pred.shape != x0.shape:
         raise ValueError(f"the model returned shape {tuple(pred.shape)} but must return x0's shape {tuple(x0.shape)}")
-    target = diffusion_target(x0, noise, t, schedule, objective)
-    loss = _elementwise_loss(pred, target, loss_type).flatten(1).mean(1)
-    if min_snr_gamma:
-        loss = loss * min_snr_weight(schedule.snr.to(t.device)[t], objective, min_snr_gamma).to(loss.dtype)
-    return loss
+    return prediction_loss(pred, x0, noise, t, schedule, objective, loss_type, min_snr_gamma)

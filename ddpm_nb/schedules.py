@@ -9,8 +9,8 @@ import torch
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['Schedule', 'linear_beta', 'cosine_alpha_bar', 'cosine_beta', 'sigmoid_beta', 'rescale_zero_terminal_snr',
-           'make_schedule', 'noising_widget']
+__all__ = ['SCHEDULES', 'Schedule', 'linear_beta', 'cosine_alpha_bar', 'cosine_beta', 'sigmoid_beta', 'rescale_zero_terminal_snr',
+           'check_choice', 'make_schedule']
 
 # %% ../nbs/00_schedules.ipynb #bf96eaf6
 def _as_float64(beta) -> torch.Tensor:
@@ -83,7 +83,7 @@ def to(self:Schedule, device=None, dtype=None) -> Schedule:
     return new
 
 # %% ../nbs/00_schedules.ipynb #53d912cd
-_SCHEDULES = ('linear', 'cosine', 'sigmoid')
+SCHEDULES = ('linear', 'cosine', 'sigmoid')
 
 def linear_beta(T:int, beta_start:float=1e-4, beta_end:float=0.02) -> torch.Tensor:
     "Ho et al.'s linear schedule: $\\beta_t$ evenly spaced from `beta_start` to `beta_end`, float64 `(T,)`."
@@ -123,10 +123,20 @@ def rescale_zero_terminal_snr(beta,  # `(T,)` betas of any valid schedule
     alpha = torch.cat([ab[:1], ab[1:] / ab[:-1]])
     return 1 - alpha
 
+# %% ../nbs/00_schedules.ipynb #24ee9837
+def check_choice(name:str,  # what is being chosen, for the message: 'schedule', 'objective', ...
+                 value,  # the caller's choice
+                 choices,  # the valid choices (a tuple, list, dict or set)
+                ):
+    "Return `value` if it is one of `choices`, else raise a `ValueError` that lists them."
+    try: ok = value in choices
+    except TypeError: ok = False  # an unhashable value looked up in a dict or set
+    if not ok: raise ValueError(f"unknown {name} {value!r}; valid choices: {', '.join(map(str, choices))}")
+    return value
+
 # %% ../nbs/00_schedules.ipynb #2f5c9766
 def _check_args(name, T, beta_start, beta_end, s, max_beta, dtype):
-    if not isinstance(name, str) or name not in _SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; valid choices: {', '.join(_SCHEDULES)}")
+    check_choice('schedule', name, SCHEDULES)
     if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 2:
         raise ValueError(f"T must be an integer >= 2, got {T!r}")
     if name in ('linear', 'sigmoid'):
@@ -164,44 +174,3 @@ def make_schedule(name:str='linear',  # one of 'linear', 'cosine', 'sigmoid'
     sched.config = dict(name=name, T=T, beta_start=beta_start, beta_end=beta_end, s=s, max_beta=max_beta,
                         zero_terminal_snr=bool(zero_terminal_snr))
     return sched
-
-# %% ../nbs/00_schedules.ipynb #572c81f6
-def _to_png(img:torch.Tensor, zoom:int) -> bytes:
-    "PNG bytes of an image `(C, H, W)` in [-1, 1], enlarged `zoom` times."
-    from io import BytesIO
-    from PIL import Image
-    arr = ((img.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0)
-    im = Image.fromarray(arr.squeeze(-1).numpy() if arr.shape[-1] == 1 else arr.numpy())
-    buf = BytesIO()
-    im.resize((im.width * zoom, im.height * zoom), Image.NEAREST).save(buf, format='png')
-    return buf.getvalue()
-
-def noising_widget(x0:torch.Tensor,  # one image `(C, H, W)` in [-1, 1], C = 1 or 3
-                   schedules:dict|None=None,  # {label: Schedule}; default: the three schedules at T=1000
-                   noise:torch.Tensor|None=None,  # $\epsilon$ of `x0`'s shape; drawn with `seed` if None
-                   seed:int=0,  # seed for `noise`
-                   t:int=200,  # initial timestep
-                   zoom:int=8,  # magnification of the displayed image
-                  ):
-    "An ipywidgets control (slider over `t`, dropdown over schedules) showing $x_t \\sim q(x_t \\mid x_0)$ live."
-    import ipywidgets as W
-    x0 = torch.as_tensor(x0).detach().float().cpu()
-    if x0.ndim != 3 or x0.shape[0] not in (1, 3):
-        raise ValueError(f"x0 must be one image of shape (C, H, W) with C = 1 or 3, got shape {tuple(x0.shape)}")
-    schedules = schedules or {n: make_schedule(n) for n in _SCHEDULES}
-    if noise is None: noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
-    if noise.shape != x0.shape: raise ValueError(f"noise must have x0's shape {tuple(x0.shape)}, got {tuple(noise.shape)}")
-    first = next(iter(schedules.values()))
-    dropdown = W.Dropdown(options=list(schedules), description='schedule')
-    slider = W.IntSlider(value=min(t, first.T - 1), min=0, max=first.T - 1, description='t', continuous_update=True)
-    image, info = W.Image(format='png'), W.HTML()
-    def update(*_):
-        sc = schedules[dropdown.value].to(dtype=torch.float32)
-        slider.max = sc.T - 1
-        i = min(slider.value, sc.T - 1)
-        xt = sc.sqrt_alpha_bar[i] * x0 + sc.sqrt_one_minus_alpha_bar[i] * noise
-        image.value = _to_png(xt, zoom)
-        info.value = f"t = {i}: &alpha;&#772; = {sc.alpha_bar[i].item():.4g}, SNR = {sc.snr[i].item():.3g}"
-    dropdown.observe(update, 'value'); slider.observe(update, 'value')
-    update()
-    return W.VBox([W.HBox([dropdown, slider]), image, info])

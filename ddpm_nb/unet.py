@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from fastcore.basics import patch
+from .schedules import check_choice
 
 # %% auto #0
 __all__ = ['UPSAMPLE', 'SKIPS', 'PRESETS', 'timestep_embedding', 'TimeEmbedding', 'group_norm', 'GroupNorm32', 'conv3x3',
@@ -137,7 +138,7 @@ class Up(nn.Module):
     "Double the resolution: nearest-neighbour upsampling with a 3x3 conv after it ('conv'), none ('nearest'), or a 1x1 conv to `cout` before it ('proj')."
     def __init__(self, cin:int, cout:int|None=None, mode:str='conv', separable:bool=False):
         super().__init__()
-        if mode not in UPSAMPLE: raise ValueError(f"unknown upsample {mode!r}; valid choices: {', '.join(UPSAMPLE)}")
+        check_choice('upsample', mode, UPSAMPLE)
         self.cout = cout if mode == 'proj' else cin
         self.pre = nn.Conv2d(cin, self.cout, 1) if mode == 'proj' else nn.Identity()
         self.post = conv3x3(cin, cin, 1, separable) if mode == 'conv' else nn.Identity()
@@ -174,8 +175,8 @@ class UNet(nn.Module):
                            blocks=blocks, skips=skips, attn_resolutions=attn_resolutions, mid_attn=mid_attn, heads=heads,
                            dropout=dropout, num_classes=num_classes, emb_dim=emb_dim, groups=groups, separable=separable,
                            upsample=upsample, scale_shift=scale_shift)
-        if upsample not in UPSAMPLE: raise ValueError(f"unknown upsample {upsample!r}; valid choices: {', '.join(UPSAMPLE)}")
-        if skips not in SKIPS: raise ValueError(f"unknown skips {skips!r}; valid choices: {', '.join(SKIPS)}")
+        check_choice('upsample', upsample, UPSAMPLE)
+        check_choice('skips', skips, SKIPS)
         if not mults: raise ValueError("mults needs at least one level")
         nblocks = blocks if isinstance(blocks, tuple) else (blocks,) * len(mults)
         if len(nblocks) != len(mults): raise ValueError(f"blocks has {len(nblocks)} entries but mults has {len(mults)} levels")
@@ -270,7 +271,7 @@ def unet_preset(name:str,  # one of `PRESETS`: 'tiny', 'mnist', 'mnist_light', '
                 **overrides,  # any `UNet` argument, e.g. `num_classes=10`, `in_channels=3`, `img_size=32`, `dropout=0.1`
                ) -> UNet:
     "Build the U-Net preset `name`, with constructor arguments overridden by `overrides`."
-    if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; valid choices: {', '.join(PRESETS)}")
+    check_choice('preset', name, PRESETS)
     valid = list(inspect.signature(UNet).parameters)
     bad = sorted(set(overrides) - set(valid))
     if bad: raise TypeError(f"unknown UNet argument(s) {bad}; valid: {', '.join(valid)}")
