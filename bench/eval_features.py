@@ -6,7 +6,7 @@ Figures are wall-clock on this machine and noisy when other processes share the 
 """
 import argparse, datetime, os, platform, time
 import torch
-from ddpm_nb.evaluation import embed, feature_net, fid, kid, precision_recall, reference_stats, _load_split
+from ddpm_nb.metrics import embed, feature_net, fid, kid, precision_recall, reference_stats, _load_split
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -11,7 +11,8 @@ process so that machine load affects both sides; the figures are noisy when the 
 import argparse, statistics, sys, time
 import torch
 from torch.utils.data import DataLoader
-from ddpm_nb.train import CONFIGS, fit, _autocast, default_device
+from ddpm_nb.cli import CONFIGS
+from ddpm_nb.train import fit, _autocast, default_device
 from ddpm_nb.data import get_dataset, train_eval_split
 from ddpm_nb.losses import diffusion_loss
 from ddpm_nb.schedules import make_schedule

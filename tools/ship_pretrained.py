@@ -11,7 +11,7 @@ import argparse, json, platform, sys, time
 from pathlib import Path
 import torch
 from ddpm_nb.evaluation import evaluate, sampler_sweep
-from ddpm_nb.train import load_model, export_pretrained, PRETRAINED
+from ddpm_nb.checkpoints import load_model, export_pretrained, PRETRAINED
 
 ROOT = Path(__file__).resolve().parent.parent
 
