@@ -26,6 +26,7 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 bench_requirements = shlex.split(cfg.get('bench_requirements', ''))
 eval_requirements = shlex.split(cfg.get('eval_requirements', ''))
+lpips_requirements = shlex.split(cfg.get('lpips_requirements', ''))
 
 setuptools.setup(
     name = cfg['lib_name'],
@@ -40,7 +41,7 @@ setuptools.setup(
     include_package_data = True,
     package_data = {cfg['lib_name']: ['assets/*']},
     install_requires = requirements,
-    extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'eval': eval_requirements},
+    extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'eval': eval_requirements, 'lpips': lpips_requirements},
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
