@@ -11,6 +11,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ddpm_nb-installed
 BENCH  := $(VENV)/.ddpm_nb-bench-installed
 export DDPM_NB_DATA ?= $(CURDIR)/data
+SHARED_DATA ?= ../shared/data
 
 .PHONY: setup setup-bench train test test-slow sample docs check-site export
 
@@ -29,7 +30,11 @@ $(BENCH): $(STAMP)
 
 setup-bench: $(BENCH)
 
-train: setup
+# MNIST from the offline archives beside the checkout when there are any (never written to); else torchvision downloads it
+data/MNIST/raw:
+	@if [ -d "$(SHARED_DATA)/MNIST/raw" ]; then mkdir -p data/MNIST && cp -r "$(SHARED_DATA)/MNIST/raw" data/MNIST/ && chmod -R u+w data/MNIST; fi
+
+train: setup data/MNIST/raw
 	$(VENV)/bin/ddpm_nb_train --config cpu
 	@echo "sample grids: outputs/mnist_cpu/samples_epoch_*.png"
 

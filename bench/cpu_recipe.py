@@ -1,21 +1,25 @@
 """Card FID against wall-clock minutes for each lever of the CPU recipe: train on MNIST for a fixed time, then score.
 
 Usage: python bench/cpu_recipe.py --minutes 3 --variants base v cosine small ... [--n 1000] [--seed 0] [--out bench/results/cpu_recipe.jsonl]
+       python bench/cpu_recipe.py --steps 500 --variants ...    (a fixed number of optimizer steps instead of minutes)
+       add --posthoc to keep post-hoc EMA snapshots and score the EMA of several lengths (sigma_rel) from each run
 
 Every variant starts from `BASE` (the options below) and changes one or a few levers. Each is trained with
 `fit(..., minutes=M)` (the LR decay follows the time budget, so every run ends annealed), then scored with the metric
 card of the book: FID with the shipped MNIST feature net, n samples, DPM-Solver++(2M) with 20 steps, EMA weights.
 Runs go one after the other in this process; run it on an otherwise idle machine, or the minutes mean nothing.
+With --steps every variant trains the same number of optimizer steps (one epoch of steps x batch images), so its FID
+does not depend on the machine's load: screen levers that way, and compare speeds separately.
 One JSON line per run is appended to --out, with the variant, its options, steps, images/s, FID and precision/recall.
 """
 import argparse, json, tempfile, time
 from pathlib import Path
 import torch
-from ddpm_nb.train import fit
+from ddpm_nb.train import fit, posthoc_model
 from ddpm_nb.evaluation import evaluate
 
 BASE = dict(model='mnist', dataset='mnist', batch_size=128, lr=1e-3, warmup_steps=200, min_lr_ratio=0.05, grad_clip=1.0,
-            precision='bf16', channels_last=True, use_ema=True, ema_decay=0.998, eval_size=1000, n_samples=0, progress=False,
+            precision='auto', channels_last=True, use_ema=True, ema_decay=0.998, eval_size=1000, n_samples=0, progress=False,
             objective='eps', schedule='linear')
 SMALL = dict(model_kwargs=dict(base=32, mults=(1, 2, 4), blocks=1, mid_attn=False, groups=8))   # ~1M parameters, no attention
 VARIANTS = {
@@ -29,6 +33,9 @@ VARIANTS = {
     'light': dict(model='mnist_light'),
     'small': SMALL,
     'small-v': dict(SMALL, objective='v'),
+    'small-minsnr': dict(SMALL, min_snr_gamma=5.0),
+    'small-v-minsnr': dict(SMALL, objective='v', min_snr_gamma=5.0),
+    'small-cosine': dict(SMALL, schedule='cosine'),
     'small-v-cosine': dict(SMALL, objective='v', schedule='cosine'),
     'small-bs64': dict(SMALL, batch_size=64),
     'small-lr2e-3': dict(SMALL, lr=2e-3),
@@ -41,6 +48,9 @@ VARIANTS = {
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--minutes', type=float, default=3.0, help='training budget of each run')
+    ap.add_argument('--steps', type=int, default=None, help='train this many optimizer steps instead of --minutes')
+    ap.add_argument('--posthoc', nargs='*', type=float, default=None,
+                    help='keep post-hoc EMA snapshots and also score these EMA widths sigma_rel (e.g. 0.05 0.1 0.2)')
     ap.add_argument('--variants', nargs='+', default=['base', 'small'], choices=list(VARIANTS))
     ap.add_argument('--set', nargs='*', default=[], help='extra options for every run, as key=python-literal (e.g. ema_decay=0.999)')
     ap.add_argument('--n', type=int, default=1000, help='samples for the card')
@@ -51,21 +61,31 @@ def main():
     import ast
     extra = {k: ast.literal_eval(v) for k, v in (s.split('=', 1) for s in a.set)}
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {a.minutes} min per run, card n={a.n}", flush=True)
+    budget = f"{a.steps} optimizer steps" if a.steps else f"{a.minutes} min"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {budget} per run, card n={a.n}", flush=True)
     print(f"{'variant':18s} {'steps':>6s} {'img/s':>6s} {'train min':>9s} {'FID':>6s} {'prec':>5s} {'rec':>5s}", flush=True)
     for name in a.variants:
-        opts = {**BASE, **VARIANTS[name], **extra, 'seed': a.seed, 'minutes': a.minutes, 'epochs': 1000}
+        opts = {**BASE, **VARIANTS[name], **extra, 'seed': a.seed}
+        if a.steps: opts.update(epochs=1, train_size=a.steps * opts['batch_size'])
+        else: opts.update(minutes=a.minutes, epochs=1000)
+        if a.posthoc is not None: opts.update(ema_sigma_rels=[0.05, 0.15], ema_snapshots=20)
         folder = Path(a.keep) / name if a.keep else Path(tempfile.mkdtemp())
         t0 = time.time()
         res = fit(opts.pop('model'), opts.pop('dataset'), outdir=folder, save_every=1000, **opts)
         train_s = time.time() - t0
         card = evaluate(folder / 'last.pt', 'mnist', n=a.n, sampler='dpm++2m', steps=20, seed=a.seed, device='cpu')
         n_params = sum(p.numel() for p in res.model.parameters())
-        row = dict(variant=name, options={**VARIANTS[name], **extra}, minutes=a.minutes, seed=a.seed, steps=res.step,
+        phe = {}
+        for sr in a.posthoc or []:
+            m = posthoc_model(folder / 'last.pt', sr)
+            phe[sr] = evaluate(m, 'mnist', schedule=res.schedule, objective=res.cfg.objective, n=a.n, sampler='dpm++2m',
+                               steps=20, seed=a.seed, ema=True)['fid']
+        row = dict(variant=name, options={**VARIANTS[name], **extra}, minutes=a.minutes if not a.steps else None, seed=a.seed, steps=res.step,
                    epochs=res.epoch, params=n_params, img_per_s=res.step * res.cfg.batch_size / res.elapsed, train_s=train_s,
-                   fid=card['fid'], precision=card['precision'], recall=card['recall'], n=a.n, date=time.strftime('%Y-%m-%d %H:%M'))
+                   fid=card['fid'], precision=card['precision'], recall=card['recall'], n=a.n, posthoc_fid=phe,
+                   date=time.strftime('%Y-%m-%d %H:%M'))
         with out.open('a') as f: f.write(json.dumps(row) + '\n')
         print(f"{name:18s} {res.step:6d} {row['img_per_s']:6.0f} {train_s / 60:9.1f} {row['fid']:6.2f} {row['precision']:5.3f} "
-              f"{row['recall']:5.3f}", flush=True)
+              f"{row['recall']:5.3f}" + (f"  post-hoc EMA FID by sigma_rel: " + ', '.join(f'{k:g}: {v:.2f}' for k, v in phe.items()) if phe else ''), flush=True)
 
 if __name__ == '__main__': main()

@@ -12,7 +12,7 @@ import argparse, statistics, sys, time
 import torch
 from torch.utils.data import DataLoader
 from ddpm_nb.cli import CONFIGS
-from ddpm_nb.train import fit, _autocast, default_device
+from ddpm_nb.train import fit, _autocast, auto_precision, default_device, _cpu_has_bf16
 from ddpm_nb.data import get_dataset, train_eval_split
 from ddpm_nb.losses import diffusion_loss
 from ddpm_nb.schedules import make_schedule
@@ -69,11 +69,14 @@ def main():
     a = ap.parse_args()
     cfg, device = CONFIGS[a.config], torch.device(a.device) if a.device else default_device()
     prec, cl = cfg['precision'], cfg['channels_last']
+    if prec == 'auto': prec = auto_precision(device)
     print(f"config {a.config!r}: preset {cfg['model']}, batch {cfg['batch_size']}, {prec}, channels_last={cl}, "
           f"device {device}, torch threads {torch.get_num_threads()}; {a.steps} steps x {a.rounds} rounds (interleaved)")
     print("figures are noisy when the machine is busy; compare the ratios", flush=True)
 
-    settings = [('fp32', False), ('fp32', True), ('bf16', False), ('bf16', True)]
+    settings = [('fp32', False), ('fp32', True)]
+    if device.type == 'cuda' or _cpu_has_bf16(): settings += [('bf16', False), ('bf16', True)]
+    else: print("this CPU has no native bf16 (AVX-512 BF16 / AMX): bf16 settings left out (emulated bf16 is many times slower)")
     if device.type == 'cuda': settings += [('fp16', False), ('fp16', True)]
     f_main, l_main, per = [], [], {s: [] for s in settings}
     for r in range(a.rounds):
