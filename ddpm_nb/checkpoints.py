@@ -132,7 +132,7 @@ def pretrained_path(name:str='mnist') -> Path:
 
 def export_pretrained(checkpoint,  # a checkpoint written by `fit`
                       dest,  # the file to write
-                      card:dict|None=None,  # a metric card (`MetricCard.to_dict()` of ddpm_nb.evaluation) to ship with it
+                      card:dict|None=None,  # a metric card as a plain dict (see the evaluation chapter) to ship with it
                       ema:bool=True,  # ship the EMA weights (else the raw ones)
                       dtype=torch.float16,  # storage dtype of the floating-point weights
                      ) -> Path:

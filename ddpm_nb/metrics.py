@@ -127,7 +127,7 @@ _NET_CACHE = {}
 def feature_net(dataset:str) -> FeatureNet:
     "The shipped feature network for `dataset` ('mnist' or 'fashion_mnist'), in eval mode with gradients off."
     try: check_choice('feature-net dataset', dataset, FEATURE_NETS)
-    except ValueError as e: raise ValueError(f"{e}. For cifar10 and tiny_imagenet use `inception_fid` (ddpm_nb.evaluation)") from None
+    except ValueError as e: raise ValueError(f"{e}. For cifar10 and tiny_imagenet use the standard Inception FID of the evaluation chapter") from None
     if dataset not in _NET_CACHE:
         spec = FEATURE_NETS[dataset]
         _NET_CACHE[dataset] = load_feature_net(assets_dir()/spec['file'], spec['sha256'])
