@@ -43,6 +43,12 @@ VARIANTS = {
     'small-ema999': dict(SMALL, ema_decay=0.999),
     'small-ema995': dict(SMALL, ema_decay=0.995),
     'small-attn': dict(model_kwargs=dict(SMALL['model_kwargs'], mid_attn=True)),
+    'small-x0': dict(SMALL, objective='x0'),
+    'small-v-lr2e-3': dict(SMALL, objective='v', lr=2e-3),
+    'small-v-bs64': dict(SMALL, objective='v', batch_size=64),
+    'small-v-attn': dict(objective='v', model_kwargs=dict(SMALL['model_kwargs'], mid_attn=True)),
+    'small-v-strat': dict(SMALL, objective='v', t_sampling='stratified'),
+    'small-v-lognormal': dict(SMALL, objective='v', t_sampling='lognormal'),
 }
 
 def main():

@@ -18,7 +18,7 @@ from .data import DATASETS, get_dataset
 from .samplers import SAMPLERS, SPACINGS, CallCounter, model_device, sample
 from .sampling import reconstruct
 from .checkpoints import PRETRAINED, load_model, load_pretrained, pretrained_info
-from .train import default_device
+from .train import _resolve_device, default_device
 from .cli import run_cli, _flag_names, _hint_type, _parse_labels
 from .metrics import *
 
@@ -286,22 +286,6 @@ def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `mode
 # %% ../nbs/12_evaluation.ipynb #f8742cb0
 _EVAL_CHOICES = dict(pretrained=tuple(PRETRAINED), dataset=tuple(d for d in DATASETS if d != 'folder'), sampler=SAMPLERS, spacing=SPACINGS)
 
-def _devices() -> list:
-    "The names of the devices this machine has."
-    out = ['cpu']
-    if torch.cuda.is_available(): out += ['cuda'] + [f'cuda:{i}' for i in range(torch.cuda.device_count())]
-    mps = getattr(torch.backends, 'mps', None)
-    if mps is not None and mps.is_available(): out.append('mps')
-    return out
-
-def _check_device(device) -> torch.device:
-    "`device` as a `torch.device` if this machine has it (None: `default_device()`)."
-    if device is None: return default_device()
-    try: d = torch.device(device)
-    except (RuntimeError, TypeError): raise ValueError(f"unknown device {device!r}; valid choices: {', '.join(_devices())}") from None
-    if str(d) not in _devices(): raise ValueError(f"device {device!r} is not available on this machine; valid choices: {', '.join(_devices())}")
-    return d
-
 def eval_card(checkpoint:str|None=None,  # a checkpoint written by `fit` (or give --pretrained)
               pretrained:str|None=None,  # a shipped model (see `load_pretrained`) instead of a checkpoint
               dataset:str|None=None,  # dataset to compare with (default: the model's own)
@@ -325,7 +309,7 @@ def eval_card(checkpoint:str|None=None,  # a checkpoint written by `fit` (or giv
              ) -> MetricCard:
     "Load a checkpoint or a shipped model, sample from it, score the samples and its reconstructions, and return the `MetricCard`."
     if (checkpoint is None) == (pretrained is None): raise ValueError("give exactly one of a checkpoint (CHECKPOINT or --checkpoint) and --pretrained NAME")
-    dev = _check_device(device)
+    dev = _resolve_device(device)[0]
     if dataset is not None: check_choice('dataset', dataset, _EVAL_CHOICES['dataset'])
     if pretrained is not None:
         check_choice('pretrained model', pretrained, PRETRAINED)

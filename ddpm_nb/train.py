@@ -28,15 +28,16 @@ from .checkpoints import (CheckpointError, save_checkpoint, load_checkpoint, get
                                  load_model, load_pretrained, pretrained_info, export_pretrained)
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'SCHEDULE_NAMES', 'DATA_SUBFLAGS', 'MODEL_SUBFLAGS', 'MAY_CHANGE_ON_RESUME', 'TrainConfig',
-           'warmup_cosine', 'config_changes', 'default_device', 'auto_precision', 'NonFiniteLossError', 'Run',
-           'train_step', 'Callback', 'FunctionCallback', 'EvalLoss', 'SampleGrid', 'Checkpoints', 'LossCurves',
-           'Progress', 'TensorBoard', 'Wandb', 'EarlyStop', 'plot_losses', 'eval_loss', 'default_callbacks', 'fit',
-           'posthoc_model']
+__all__ = ['PRECISIONS', 'SCHEDULE_NAMES', 'T_SAMPLINGS', 'DATA_SUBFLAGS', 'MODEL_SUBFLAGS', 'MAY_CHANGE_ON_RESUME',
+           'TrainConfig', 'warmup_cosine', 'config_changes', 'default_device', 'available_devices', 'auto_precision',
+           'NonFiniteLossError', 'draw_t', 'Run', 'train_step', 'Callback', 'FunctionCallback', 'EvalLoss',
+           'SampleGrid', 'Checkpoints', 'LossCurves', 'Progress', 'TensorBoard', 'Wandb', 'EarlyStop', 'plot_losses',
+           'eval_loss', 'default_callbacks', 'fit', 'posthoc_model']
 
 # %% ../nbs/09_train.ipynb #5c7de8f0
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 SCHEDULE_NAMES = ('linear', 'cosine', 'sigmoid')
+T_SAMPLINGS = ('uniform', 'stratified', 'lognormal')
 
 def _opt(choices=None, flag=None, subflags=None):
     "Field metadata: the valid `choices`, a command-line `flag` name other than the option's, `subflags` of a dict option."
@@ -65,6 +66,7 @@ class TrainConfig:
     objective: str = field(default='eps', metadata=_opt(OBJECTIVES))  # what the network predicts
     loss_type: str = field(default='l2', metadata=_opt(LOSS_TYPES))  # distance between prediction and target
     min_snr_gamma: float|None = None  # Min-SNR-gamma weighting (Hang et al. 2023); 0 or None: off
+    t_sampling: str = field(default='uniform', metadata=_opt(T_SAMPLINGS))  # how t is drawn: `draw_t`'s 'uniform' (Algorithm 1), 'stratified' or 'lognormal'
     use_ema: bool = field(default=True, metadata=_opt(flag='ema'))  # keep an exponential moving average of the weights (used for the sample grids)
     ema_decay: float = 0.9999  # its decay
     ema_sigma_rels: list|None = None  # post-hoc EMA: keep power-function EMAs of these relative widths, e.g. `[0.05, 0.1]`, and snapshots
@@ -185,14 +187,21 @@ def _dist_env():
     "(rank, world size, local rank) from the variables `torchrun` sets; (0, 1, 0) in a plain process."
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1)), int(os.environ.get('LOCAL_RANK', 0))
 
+def available_devices() -> list[str]:
+    "The names of the devices this machine has: 'cpu', then 'cuda' and 'cuda:N' for each GPU, or 'mps'."
+    out = ['cpu']
+    if torch.cuda.is_available(): out += ['cuda'] + [f'cuda:{i}' for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, 'mps', None)
+    if mps is not None and mps.is_available(): out.append('mps')
+    return out
+
 def _resolve_device(device, precision='fp32', local_rank=0) -> tuple[torch.device, str]:
-    "The `torch.device` to train on (`default_device()` when None; under DDP with CUDA, the local rank's GPU) and the precision there."
+    "The `torch.device` to run on (`default_device()` when None; under DDP with CUDA, the local rank's GPU) and the precision there."
+    valid = ', '.join(available_devices())
     try: dev = default_device() if device in (None, 'auto') else torch.device(device)
-    except RuntimeError: raise ValueError(f"unknown device {device!r}; valid choices: cpu, cuda, cuda:N, mps") from None
-    if dev.type == 'cuda':
-        if not torch.cuda.is_available(): raise ValueError(f"device {str(device)!r} asked for, but CUDA is not available here")
-        if dev.index is None and int(os.environ.get('WORLD_SIZE', 1)) > 1: dev = torch.device('cuda', local_rank)
-    if dev.type == 'mps' and dev != default_device(): raise ValueError("device 'mps' asked for, but MPS is not available here")
+    except (RuntimeError, TypeError): raise ValueError(f"unknown device {device!r}; valid choices: {valid}") from None
+    if (str(dev) if dev.type == 'cuda' else dev.type) not in available_devices(): raise ValueError(f"device {str(device)!r} is not available on this machine; valid choices: {valid}")
+    if dev.type == 'cuda' and dev.index is None and int(os.environ.get('WORLD_SIZE', 1)) > 1: dev = torch.device('cuda', local_rank)
     if precision == 'auto': precision = auto_precision(dev)
     if precision == 'fp16' and dev.type != 'cuda':
         raise ValueError(f"precision 'fp16' needs a CUDA device (it trains with a GradScaler); on {dev.type} use 'bf16' or 'fp32'")
@@ -247,11 +256,28 @@ def _check_model(net, x_example, T, device):
 class NonFiniteLossError(FloatingPointError):
     "Training produced a NaN or infinite loss; the message names the step and the last good checkpoint."
 
-def _draws(seed, micro_step, shape, T, rank, world, device, gen):
+def draw_t(kind:str,  # 'uniform', 'stratified' or 'lognormal' (`T_SAMPLINGS`)
+           n:int,  # how many
+           schedule:Schedule,  # the schedule (its `log_snr` table places the log-normal draws)
+           generator:torch.Generator,  # the source of randomness (its device is used)
+           p_mean:float=-1.2, p_std:float=1.2,  # 'lognormal': mean and spread of log sigma_t (Karras et al. 2022's values)
+          ) -> torch.Tensor:
+    "`n` timesteps in `[0, T)`: uniform (Algorithm 1), stratified (one per equal stratum, shuffled: still uniform), or log-normal in sigma_t."
+    T, dev = schedule.T, generator.device
+    if kind == 'uniform': return torch.randint(0, T, (n,), device=dev, generator=generator)
+    if kind == 'stratified':
+        u = (torch.randperm(n, device=dev, generator=generator) + torch.rand(n, device=dev, generator=generator)) / n
+        return (u * T).long().clamp_(max=T - 1)
+    check_choice('t_sampling', kind, T_SAMPLINGS)
+    log_sigma = -0.5 * schedule.log_snr.to(dev, torch.float64)                 # sigma_t = sqrt((1 - abar_t) / abar_t), increasing in t
+    s = p_mean + p_std * torch.randn(n, device=dev, generator=generator, dtype=torch.float64)
+    return torch.bucketize(s, (log_sigma[1:] + log_sigma[:-1]) / 2)            # the t whose log sigma_t is nearest
+
+def _draws(seed, micro_step, shape, schedule, t_sampling, rank, world, device, gen):
     "t `(B,)`, eps `(B,C,H,W)` and a uniform `(B,)` (for label dropout) of this process's slice of the global batch."
     gen.manual_seed((seed * 1_000_003 + micro_step) % (2**63))
     B = shape[0] * world
-    t = torch.randint(0, T, (B,), device=device, generator=gen)
+    t = draw_t(t_sampling, B, schedule, gen)
     eps = torch.randn((B, *shape[1:]), device=device, generator=gen)
     u = torch.rand(B, device=device, generator=gen)
     return t[rank::world], eps[rank::world], u[rank::world]
@@ -329,8 +355,8 @@ class Run:
 # %% ../nbs/09_train.ipynb #2dfa93c7
 @patch
 def draw(self:Run, x0, y=None):
-    "This micro-step's `t ~ U{0..T-1}`, `eps ~ N(0, I)`, and labels with the null label dropped in at rate `cond_drop_prob`."
-    t, eps, u = _draws(self.cfg.seed, self.micro, x0.shape, self.schedule.T, self.rank, self.world, self.device, self._gen)
+    "This micro-step's `t` (by `t_sampling`), `eps ~ N(0, I)`, and labels with the null label dropped in at rate `cond_drop_prob`."
+    t, eps, u = _draws(self.cfg.seed, self.micro, x0.shape, self.schedule, self.cfg.t_sampling, self.rank, self.world, self.device, self._gen)
     self.micro += 1
     if not self.nc: return t, eps, None
     return t, eps, torch.where(u < self.cfg.cond_drop_prob, self._null, y)
