@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from fastcore.docments import docments
 from .forward import save_grid
-from .samplers import SAMPLERS, SPACINGS, VARIANCES, sample
+from .samplers import DEFAULT_SAMPLER, SAMPLERS, SPACINGS, VARIANCES, sample
 from .sampling import save_gif, interpolate as interpolate_samples
 from .checkpoints import PRETRAINED, CheckpointError, load_checkpoint, load_model, load_pretrained
 from .train import TrainConfig, _resolve_device, default_device, fit
@@ -33,13 +33,13 @@ def run_cli(prog:str,  # the command's name, for the message
         print(f"\n{prog}: interrupted", file=sys.stderr); sys.exit(130)
 
 # %% ../nbs/10_cli.ipynb #fb752c18
-_GPU = dict(precision='bf16', channels_last=True, compile=True, grad_clip=1.0, use_ema=True, seed=0, sampler='ddim',
-            sample_steps=50, n_samples=64, save_every=10, num_workers=8)
+_GPU = dict(precision='bf16', channels_last=True, compile=True, grad_clip=1.0, use_ema=True, seed=0, sampler=DEFAULT_SAMPLER,
+            sample_steps=20, n_samples=64, save_every=10, num_workers=8)
 CONFIGS = {  # every run the book makes; `ddpm_nb_train --config NAME`, or `fit(config=TrainConfig.from_dict(CONFIGS[NAME]))`
     'cpu': dict(model='mnist', model_kwargs=dict(base=32, mults=(1, 2, 4), blocks=1, mid_attn=False, groups=8), dataset='mnist',
                 minutes=11.0, objective='v', batch_size=128, lr=1e-3, warmup_steps=100, min_lr_ratio=0.05, weight_decay=0.0,
                 grad_clip=1.0, precision='auto', channels_last=True, use_ema=True, ema_decay=0.98, eval_size=1000,
-                sampler='dpm++2m', sample_steps=20, n_samples=64, save_every=1, outdir='outputs/mnist_cpu'),
+                sampler=DEFAULT_SAMPLER, sample_steps=20, n_samples=64, save_every=1, outdir='outputs/mnist_cpu'),
     'mnist': dict(_GPU, model='mnist', dataset='mnist', epochs=50, batch_size=128, lr=2e-4, warmup_steps=1000, ema_decay=0.9995,
                   eval_size=5000, outdir='outputs/mnist'),
     'fashion_mnist': dict(_GPU, model='mnist', dataset='fashion_mnist', epochs=50, batch_size=128, lr=2e-4, warmup_steps=1000,
@@ -147,11 +147,13 @@ def _parse_labels(labels, n, num_classes):
         raise ValueError(f"labels must be integers in [0, {num_classes}), got {labels!r}")
     return torch.tensor(vals).repeat(n // len(vals) + 1)[:n]
 
+_DETERMINISTIC = {'ancestral': 'ddim', 'dpm++2m-sde': 'dpm++2m', 'heun-churn': 'heun'}   # each stochastic sampler's noise-free form
+
 def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pretrained`)
                   outdir='samples',  # folder for the PNGs (and GIF)
                   n:int=64,  # number of images
-                  sampler:str='ddim',  # one of `SAMPLERS`
-                  steps:int|None=50,  # sampler steps (None: the sampler's default)
+                  sampler:str=DEFAULT_SAMPLER,  # one of `SAMPLERS`
+                  steps:int|None=None,  # sampler steps (None: the sampler's default, 20 for the default sampler)
                   eta:float=0.0,  # DDIM noise scale
                   spacing:str|None=None,  # timestep spacing, one of `SPACINGS` (None: the sampler's default)
                   variance:str='posterior',  # ancestral noise: 'posterior' or 'beta'
@@ -188,7 +190,7 @@ def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pr
     if gif: paths.append(save_gif(traj.xt, out / 'trajectory.gif', nrow=max(1, int(math.sqrt(n))), scale=2))
     if interpolate:
         z0, z1 = torch.randn((2, *shape[1:]), generator=g, device=device)
-        ikw = {**kw, 'eta': 0.0, 'sampler': 'ddim' if sampler == 'ancestral' else sampler,
+        ikw = {**kw, 'eta': 0.0, 'sampler': _DETERMINISTIC.get(sampler, sampler),   # a path of images needs a deterministic map
                'y': None if y is None else y[:1].expand(max(n, 2))}
         xi = interpolate_samples(model, sched, z0, z1, n=max(n, 2), **ikw)
         paths.append(save_grid(xi, out / 'interpolation.png', nrow=max(n, 2)))

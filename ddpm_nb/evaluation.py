@@ -15,7 +15,7 @@ from fastcore.docments import docments
 from .schedules import check_choice
 from .forward import to_uint8
 from .data import DATASETS, get_dataset
-from .samplers import SAMPLERS, SPACINGS, CallCounter, model_device, sample
+from .samplers import DEFAULT_SAMPLER, SAMPLERS, SPACINGS, CallCounter, model_device, sample
 from .sampling import reconstruct
 from .checkpoints import PRETRAINED, load_model, load_pretrained, pretrained_info
 from .train import _resolve_device, default_device
@@ -190,8 +190,8 @@ def generate(model,  # callable `model(xt, t)` or `model(xt, t, y)`
              schedule,  # the model's `Schedule`
              n:int,  # number of samples
              shape:tuple,  # `(C, H, W)` of one sample
-             sampler:str='ddim',  # a name in `ddpm_nb.samplers.SAMPLERS`
-             steps:int=50,  # sampler steps
+             sampler:str=DEFAULT_SAMPLER,  # a name in `ddpm_nb.samplers.SAMPLERS`
+             steps:int=20,  # sampler steps
              batch_size:int=500,  # samples per call to `sample`
              seed:int=0,  # seed of the sampling noise
              num_classes:int|None=None,  # classes of a conditional model (labels cycle through them)
@@ -220,8 +220,8 @@ def _to_28(x, crop=False):
 def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `model(xt, t[, y])`
              dataset:str|None=None,  # dataset to compare with (default: the checkpoint's config['dataset'])
              n:int=1000,  # number of samples
-             sampler:str='ddim',  # a name in `ddpm_nb.samplers.SAMPLERS`
-             steps:int=50,  # sampler steps
+             sampler:str=DEFAULT_SAMPLER,  # a name in `ddpm_nb.samplers.SAMPLERS`
+             steps:int=20,  # sampler steps
              ema:bool|None=None,  # checkpoint: load EMA weights (default True); model: recorded on the card
              schedule=None,  # the model's `Schedule` (required for a model; taken from a checkpoint)
              objective:str|None=None,  # what the model predicts (default: the checkpoint's, else 'eps')
@@ -290,8 +290,8 @@ def eval_card(checkpoint:str|None=None,  # a checkpoint written by `fit` (or giv
               pretrained:str|None=None,  # a shipped model (see `load_pretrained`) instead of a checkpoint
               dataset:str|None=None,  # dataset to compare with (default: the model's own)
               n:int=1000,  # number of samples
-              sampler:str='ddim',  # one of `SAMPLERS`
-              steps:int=50,  # sampler steps
+              sampler:str=DEFAULT_SAMPLER,  # one of `SAMPLERS`
+              steps:int=20,  # sampler steps
               eta:float=0.0,  # DDIM noise scale in [0, 1] (only for 'ddim')
               spacing:str|None=None,  # timestep spacing, one of `SPACINGS` (default: the sampler's)
               guidance:float|None=None,  # classifier-free guidance weight (a conditional model)
@@ -391,6 +391,7 @@ def sampler_sweep(model,  # callable `model(xt, t[, y])`, e.g. a trained `UNet`
     return rows
 
 def plot_sweep(rows:list,  # output of `sampler_sweep`
+               reference:dict|None=None,  # a point drawn as a level line with a 10% band (e.g. 1000 ancestral steps)
               ):
     "Two panels: FID against model calls per sample, and FID against wall-clock seconds, one line per sampler."
     ok = [r for r in rows if 'fid' in r]
@@ -402,6 +403,9 @@ def plot_sweep(rows:list,  # output of `sampler_sweep`
             ax.plot([r[key] for r in rs], [r['fid'] for r in rs], 'o-', label=s)
     for ax, lab in zip(axs, ('model calls per sample', 'wall time (s) for the whole set')):
         ax.axhline(ok[0]['floor'], color='gray', ls='--', label='real vs real')
+        if reference is not None:
+            ax.axhline(reference['fid'], color='black', lw=1, label=f"{reference['sampler']}, {reference['steps']} steps ({reference['calls']:.0f} calls)")
+            ax.axhspan(reference['fid'], 1.1 * reference['fid'], color='black', alpha=0.08, label='within 10% of it')
         ax.set_xscale('log'); ax.set_yscale('log'); ax.set_xlabel(lab); ax.grid(alpha=0.3)
     axs[0].set_ylabel(f"FID (feature net {ok[0]['feature_net'][:8]}, n={ok[0]['n']})")
     axs[1].legend(fontsize=8)

@@ -21,7 +21,7 @@ from .schedules import Schedule, make_schedule, check_choice
 from .forward import OBJECTIVES, q_sample, save_grid, to_image
 from .losses import LOSS_TYPES, prediction_loss
 from .unet import PRESETS, unet_preset
-from .samplers import SAMPLERS, sample
+from .samplers import DEFAULT_SAMPLER, SAMPLER_SPECS, SAMPLERS, sample
 from .ema import EMA, PowerEMA, SIGMA_REL_MAX, posthoc_ema
 from .data import DATASETS, get_dataset, train_eval_split
 from .checkpoints import (CheckpointError, save_checkpoint, load_checkpoint, get_rng_state, set_rng_state, ckpt_epoch,
@@ -86,8 +86,8 @@ class TrainConfig:
     outdir: str|None = 'outputs'  # folder for checkpoints and PNGs; None: write nothing
     early_stop: int|None = None  # stop when the eval loss has not improved for this many epochs; None: never
     save_every: int = 10  # also keep `checkpoint_epoch_XXX.pt` every this many epochs
-    sampler: str = field(default='ddim', metadata=_opt(SAMPLERS))  # sampler of the per-epoch grids
-    sample_steps: int = 50  # its number of steps
+    sampler: str = field(default=DEFAULT_SAMPLER, metadata=_opt(SAMPLERS))  # sampler of the per-epoch grids
+    sample_steps: int = SAMPLER_SPECS[DEFAULT_SAMPLER].steps  # its number of steps
     n_samples: int = 64  # images in each grid; 0: no grid
     guidance: float|None = None  # classifier-free guidance scale of the grids (conditional models)
     log_every: int = 50  # optimizer steps between reads of the loss on the host (the only per-step synchronisation)
