@@ -469,7 +469,7 @@ def make_plan(model:Callable,  # as for `sample`
 def sample(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning the `objective` prediction, shaped like `xt`
            schedule:Schedule,  # the noise schedule the model was trained with
            shape:tuple,  # `(B, C, H, W)` (any `(B, ...)` works)
-           sampler:str='ddim',  # one of `SAMPLERS`
+           sampler:str=DEFAULT_SAMPLER,  # one of `SAMPLERS` (default: the stochastic DPM-Solver++(2M))
            steps:int|None=None,  # timesteps to visit, in [1, T]; None: the sampler's default, `SAMPLER_SPECS[sampler].steps` (None there: all T)
            eta:float=0.0,  # DDIM noise scale in [0, 1] (only for 'ddim'): 0 deterministic, 1 ancestral
            objective:str='eps',  # what the model predicts: 'eps', 'x0' or 'v'
