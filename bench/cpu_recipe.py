@@ -49,6 +49,8 @@ VARIANTS = {
     'small-v-attn': dict(objective='v', model_kwargs=dict(SMALL['model_kwargs'], mid_attn=True)),
     'small-v-strat': dict(SMALL, objective='v', t_sampling='stratified'),
     'small-v-lognormal': dict(SMALL, objective='v', t_sampling='lognormal'),
+    'small-v-minsnr-lr2e-3': dict(SMALL, objective='v', min_snr_gamma=5.0, lr=2e-3),
+    'small-v-minsnr-cosine': dict(SMALL, objective='v', min_snr_gamma=5.0, schedule='cosine'),
 }
 
 def main():
