@@ -8,6 +8,7 @@ import argparse, inspect, json, math, time, typing
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FormatStrFormatter, NullFormatter
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ from .metrics import *
 
 # %% auto #0
 __all__ = ['MetricCard', 'score_samples', 'inception_fid', 'reconstruction_scores', 'generate', 'evaluate', 'eval_card',
-           'eval_parser', 'eval_cli', 'sampler_sweep', 'plot_sweep']
+           'eval_parser', 'eval_cli', 'sampler_sweep', 'plot_sweep', 'best_within', 'sweep_table']
 
 # %% ../nbs/12_evaluation.ipynb #21f86131
 _LOWER_IS_BETTER = {'fid': True, 'kid': True, 'is': False, 'precision': False, 'recall': False,
@@ -407,7 +408,29 @@ def plot_sweep(rows:list,  # output of `sampler_sweep`
             ax.axhline(reference['fid'], color='black', lw=1, label=f"{reference['sampler']}, {reference['steps']} steps ({reference['calls']:.0f} calls)")
             ax.axhspan(reference['fid'], 1.1 * reference['fid'], color='black', alpha=0.08, label='within 10% of it')
         ax.set_xscale('log'); ax.set_yscale('log'); ax.set_xlabel(lab); ax.grid(alpha=0.3)
+        ax.yaxis.set_major_formatter(FormatStrFormatter('%g')); ax.yaxis.set_minor_formatter(FormatStrFormatter('%g'))
+        ax.xaxis.set_major_formatter(FormatStrFormatter('%g')); ax.xaxis.set_minor_formatter(NullFormatter())
     axs[0].set_ylabel(f"FID (feature net {ok[0]['feature_net'][:8]}, n={ok[0]['n']})")
     axs[1].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+def best_within(rows:list,  # sweep points (dicts with 'sampler', 'calls', 'fid')
+                max_calls:float=25,  # network calls per sample allowed
+               ) -> dict:
+    "Each sampler's lowest-FID point within `max_calls` network calls per sample, best sampler first."
+    ok = [r for r in rows if 'fid' in r and r['calls'] <= max_calls]
+    best = {s: min((r for r in ok if r['sampler'] == s), key=lambda r: r['fid']) for s in dict.fromkeys(r['sampler'] for r in ok)}
+    return dict(sorted(best.items(), key=lambda kv: kv[1]['fid']))
+
+def sweep_table(rows:list,  # sweep points
+                reference:dict,  # the point to compare with (e.g. 1000 ancestral steps)
+                max_calls:float=25,  # network calls per sample allowed
+               ) -> str:
+    "A Markdown table of each sampler's best point within `max_calls` calls (`best_within`) against `reference`."
+    ref = reference
+    return '\n'.join(['| sampler | best within %g calls | FID | × reference | precision |' % max_calls, '|---|---|---:|---:|---:|'] +
+                     [f"| {s} | {r['steps']} steps, {r['calls']:.0f} calls | {r['fid']:.2f} | {r['fid'] / ref['fid']:.2f} | {r.get('precision', float('nan')):.3f} |"
+                      for s, r in best_within(rows, max_calls).items()] +
+                     [f"| {ref['sampler']} (reference) | {ref['steps']} steps, {ref['calls']:.0f} calls | {ref['fid']:.2f} | 1.00 | {ref.get('precision', float('nan')):.3f} |"])
+
