@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from fastcore.docments import docments
 from .forward import save_grid
-from .samplers import DEFAULT_SAMPLER, SAMPLERS, SPACINGS, VARIANCES, sample
+from .samplers import DEFAULT_SAMPLER, SAMPLER_SPECS, SAMPLERS, SPACINGS, VARIANCES, sample
 from .sampling import save_gif, interpolate as interpolate_samples
 from .checkpoints import PRETRAINED, CheckpointError, load_checkpoint, load_model, load_pretrained
 from .train import TrainConfig, _resolve_device, default_device, fit
@@ -147,8 +147,6 @@ def _parse_labels(labels, n, num_classes):
         raise ValueError(f"labels must be integers in [0, {num_classes}), got {labels!r}")
     return torch.tensor(vals).repeat(n // len(vals) + 1)[:n]
 
-_DETERMINISTIC = {'ancestral': 'ddim', 'dpm++2m-sde': 'dpm++2m', 'heun-churn': 'heun'}   # each stochastic sampler's noise-free form
-
 def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pretrained`)
                   outdir='samples',  # folder for the PNGs (and GIF)
                   n:int=64,  # number of images
@@ -190,7 +188,7 @@ def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pr
     if gif: paths.append(save_gif(traj.xt, out / 'trajectory.gif', nrow=max(1, int(math.sqrt(n))), scale=2))
     if interpolate:
         z0, z1 = torch.randn((2, *shape[1:]), generator=g, device=device)
-        ikw = {**kw, 'eta': 0.0, 'sampler': _DETERMINISTIC.get(sampler, sampler),   # a path of images needs a deterministic map
+        ikw = {**kw, 'eta': 0.0, 'sampler': SAMPLER_SPECS[sampler].noise_free or sampler,   # a path of images needs a deterministic map
                'y': None if y is None else y[:1].expand(max(n, 2))}
         xi = interpolate_samples(model, sched, z0, z1, n=max(n, 2), **ikw)
         paths.append(save_grid(xi, out / 'interpolation.png', nrow=max(n, 2)))

@@ -293,15 +293,16 @@ class SamplerSpec(NamedTuple):
     spacing: str  # default timestep spacing
     steps: int|None  # default number of steps (None: all T)
     stochastic: bool = False  # draws fresh noise $z$ before every step but the last
+    noise_free: str|None = None  # a stochastic sampler's deterministic form (for a deterministic map from $x_T$: interpolation)
 
 SAMPLER_SPECS = {
-    'ancestral': SamplerSpec(ancestral_coefs, ancestral_step, 'trailing', None, True),
+    'ancestral': SamplerSpec(ancestral_coefs, ancestral_step, 'trailing', None, True, 'ddim'),
     'deterministic': SamplerSpec(ddim_coefs, ddim_step, 'trailing', None),
     'ddim': SamplerSpec(ddim_coefs, ddim_step, 'trailing', 50),
     'dpm++2m': SamplerSpec(dpmpp_2m_coefs, dpmpp_2m_step, 'logsnr', 20),
-    'dpm++2m-sde': SamplerSpec(dpmpp_2m_sde_coefs, dpmpp_2m_sde_step, 'logsnr', 20, True),
+    'dpm++2m-sde': SamplerSpec(dpmpp_2m_sde_coefs, dpmpp_2m_sde_step, 'logsnr', 20, True, 'dpm++2m'),
     'heun': SamplerSpec(heun_coefs, heun_step, 'karras', 18),
-    'heun-churn': SamplerSpec(heun_churn_coefs, heun_churn_step, 'karras', 18, True),
+    'heun-churn': SamplerSpec(heun_churn_coefs, heun_churn_step, 'karras', 18, True, 'heun'),
 }
 SAMPLERS = tuple(SAMPLER_SPECS)
 DEFAULT_SAMPLER = 'dpm++2m-sde'  # the default of the command lines, training grids and metric cards: best FID per network call, measured on the shipped model
