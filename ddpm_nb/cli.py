@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from fastcore.docments import docments
 from .forward import save_grid
-from .samplers import DEFAULT_SAMPLER, SAMPLER_SPECS, SAMPLERS, SPACINGS, VARIANCES, sample
+from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_SPECS, SAMPLERS, SPACINGS, VARIANCES, sample
 from .sampling import save_gif, interpolate as interpolate_samples
 from .checkpoints import PRETRAINED, CheckpointError, load_checkpoint, load_model, load_pretrained
 from .train import TrainConfig, _resolve_device, default_device, fit
@@ -34,12 +34,12 @@ def run_cli(prog:str,  # the command's name, for the message
 
 # %% ../nbs/10_cli.ipynb #fb752c18
 _GPU = dict(precision='bf16', channels_last=True, compile=True, grad_clip=1.0, use_ema=True, seed=0, sampler=DEFAULT_SAMPLER,
-            sample_steps=20, n_samples=64, save_every=10, num_workers=8)
+            sample_steps=DEFAULT_STEPS, n_samples=64, save_every=10, num_workers=8)
 CONFIGS = {  # every run the book makes; `ddpm_nb_train --config NAME`, or `fit(config=TrainConfig.from_dict(CONFIGS[NAME]))`
     'cpu': dict(model='mnist', model_kwargs=dict(base=32, mults=(1, 2, 4), blocks=1, mid_attn=False, groups=8), dataset='mnist',
                 minutes=11.0, objective='v', batch_size=128, lr=1e-3, warmup_steps=100, min_lr_ratio=0.05, weight_decay=0.0,
                 grad_clip=1.0, precision='auto', channels_last=True, use_ema=True, ema_decay=0.98, eval_size=1000,
-                sampler=DEFAULT_SAMPLER, sample_steps=20, n_samples=64, save_every=1, outdir='outputs/mnist_cpu'),
+                sampler=DEFAULT_SAMPLER, sample_steps=DEFAULT_STEPS, n_samples=64, save_every=1, outdir='outputs/mnist_cpu'),
     'mnist': dict(_GPU, model='mnist', dataset='mnist', epochs=50, batch_size=128, lr=2e-4, warmup_steps=1000, ema_decay=0.9995,
                   eval_size=5000, outdir='outputs/mnist'),
     'fashion_mnist': dict(_GPU, model='mnist', dataset='fashion_mnist', epochs=50, batch_size=128, lr=2e-4, warmup_steps=1000,

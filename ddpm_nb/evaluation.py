@@ -16,7 +16,7 @@ from fastcore.docments import docments
 from .schedules import check_choice
 from .forward import to_uint8
 from .data import DATASETS, get_dataset
-from .samplers import DEFAULT_SAMPLER, SAMPLERS, SPACINGS, CallCounter, model_device, sample
+from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, SPACINGS, CallCounter, model_device, sample
 from .sampling import reconstruct
 from .checkpoints import PRETRAINED, load_model, load_pretrained, pretrained_info
 from .train import _resolve_device, default_device
@@ -192,7 +192,7 @@ def generate(model,  # callable `model(xt, t)` or `model(xt, t, y)`
              n:int,  # number of samples
              shape:tuple,  # `(C, H, W)` of one sample
              sampler:str=DEFAULT_SAMPLER,  # a name in `ddpm_nb.samplers.SAMPLERS`
-             steps:int=20,  # sampler steps
+             steps:int=DEFAULT_STEPS,  # sampler steps
              batch_size:int=500,  # samples per call to `sample`
              seed:int=0,  # seed of the sampling noise
              num_classes:int|None=None,  # classes of a conditional model (labels cycle through them)
@@ -222,7 +222,7 @@ def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `mode
              dataset:str|None=None,  # dataset to compare with (default: the checkpoint's config['dataset'])
              n:int=1000,  # number of samples
              sampler:str=DEFAULT_SAMPLER,  # a name in `ddpm_nb.samplers.SAMPLERS`
-             steps:int=20,  # sampler steps
+             steps:int=DEFAULT_STEPS,  # sampler steps
              ema:bool|None=None,  # checkpoint: load EMA weights (default True); model: recorded on the card
              schedule=None,  # the model's `Schedule` (required for a model; taken from a checkpoint)
              objective:str|None=None,  # what the model predicts (default: the checkpoint's, else 'eps')
@@ -292,7 +292,7 @@ def eval_card(checkpoint:str|None=None,  # a checkpoint written by `fit` (or giv
               dataset:str|None=None,  # dataset to compare with (default: the model's own)
               n:int=1000,  # number of samples
               sampler:str=DEFAULT_SAMPLER,  # one of `SAMPLERS`
-              steps:int=20,  # sampler steps
+              steps:int=DEFAULT_STEPS,  # sampler steps (default: `DEFAULT_STEPS`, the default sampler's)
               eta:float=0.0,  # DDIM noise scale in [0, 1] (only for 'ddim')
               spacing:str|None=None,  # timestep spacing, one of `SPACINGS` (default: the sampler's)
               guidance:float|None=None,  # classifier-free guidance weight (a conditional model)
@@ -397,7 +397,7 @@ def plot_sweep(rows:list,  # output of `sampler_sweep`
     "Two panels: FID against model calls per sample, and FID against wall-clock seconds, one line per sampler."
     ok = [r for r in rows if 'fid' in r]
     if not ok: raise ValueError("no successful sweep points to plot")
-    fig, axs = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    fig, axs = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
     for s in dict.fromkeys(r['sampler'] for r in ok):
         rs = sorted((r for r in ok if r['sampler'] == s), key=lambda r: r['calls'])
         for ax, key in zip(axs, ('calls', 'seconds')):
@@ -411,7 +411,7 @@ def plot_sweep(rows:list,  # output of `sampler_sweep`
         ax.yaxis.set_major_formatter(FormatStrFormatter('%g')); ax.yaxis.set_minor_formatter(FormatStrFormatter('%g'))
         ax.xaxis.set_major_formatter(FormatStrFormatter('%g')); ax.xaxis.set_minor_formatter(NullFormatter())
     axs[0].set_ylabel(f"FID (feature net {ok[0]['feature_net'][:8]}, n={ok[0]['n']})")
-    axs[1].legend(fontsize=8)
+    axs[1].legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.02, 1), borderaxespad=0)   # outside: the points stay visible
     fig.tight_layout()
     return fig
 

@@ -14,11 +14,11 @@ from .schedules import Schedule, check_choice
 from .forward import OBJECTIVES, convert, eps_from_x0, to_image  # to_image: `from ddpm_nb.samplers import to_image` keeps working
 
 # %% auto #0
-__all__ = ['SPACINGS', 'SAMPLER_SPECS', 'SAMPLERS', 'DEFAULT_SAMPLER', 'VARIANCES', 'make_timesteps', 'GaussianMixtureDenoiser',
-           'threshold_x0', 'CallCounter', 'Denoiser', 'ancestral_coefs', 'ancestral_step', 'ddim_coefs', 'ddim_step',
-           'dpmpp_2m_coefs', 'dpmpp_2m_step', 'heun_coefs', 'heun_step', 'dpmpp_2m_sde_coefs', 'dpmpp_2m_sde_step',
-           'heun_churn_coefs', 'heun_churn_step', 'SamplerSpec', 'Trajectory', 'sample_loop', 'model_device',
-           'SamplingPlan', 'make_plan', 'sample']
+__all__ = ['SPACINGS', 'SAMPLER_SPECS', 'SAMPLERS', 'DEFAULT_SAMPLER', 'DEFAULT_STEPS', 'VARIANCES', 'make_timesteps',
+           'GaussianMixtureDenoiser', 'threshold_x0', 'CallCounter', 'Denoiser', 'ancestral_coefs', 'ancestral_step',
+           'ddim_coefs', 'ddim_step', 'dpmpp_2m_coefs', 'dpmpp_2m_step', 'heun_coefs', 'heun_step',
+           'dpmpp_2m_sde_coefs', 'dpmpp_2m_sde_step', 'heun_churn_coefs', 'heun_churn_step', 'SamplerSpec',
+           'Trajectory', 'sample_loop', 'model_device', 'SamplingPlan', 'make_plan', 'sample']
 
 # %% ../nbs/04_samplers.ipynb #c9718a3d
 SPACINGS = ('leading', 'trailing', 'linspace', 'quadratic', 'logsnr', 'karras')
@@ -306,6 +306,7 @@ SAMPLER_SPECS = {
 }
 SAMPLERS = tuple(SAMPLER_SPECS)
 DEFAULT_SAMPLER = 'dpm++2m-sde'  # the default of the command lines, training grids and metric cards: best FID per network call, measured on the shipped model
+DEFAULT_STEPS = SAMPLER_SPECS[DEFAULT_SAMPLER].steps  # and its step count (20), the default wherever a step count is asked for
 VARIANCES = ('posterior', 'beta')
 
 # %% ../nbs/04_samplers.ipynb #e2f73584

@@ -21,7 +21,7 @@ from .schedules import Schedule, make_schedule, check_choice
 from .forward import OBJECTIVES, q_sample, save_grid, to_image
 from .losses import LOSS_TYPES, prediction_loss
 from .unet import PRESETS, unet_preset
-from .samplers import DEFAULT_SAMPLER, SAMPLER_SPECS, SAMPLERS, sample
+from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, sample
 from .ema import EMA, PowerEMA, SIGMA_REL_MAX, posthoc_ema
 from .data import DATASETS, get_dataset, train_eval_split
 from .checkpoints import (CheckpointError, save_checkpoint, load_checkpoint, get_rng_state, set_rng_state, ckpt_epoch,
@@ -87,7 +87,7 @@ class TrainConfig:
     early_stop: int|None = None  # stop when the eval loss has not improved for this many epochs; None: never
     save_every: int = 10  # also keep `checkpoint_epoch_XXX.pt` every this many epochs
     sampler: str = field(default=DEFAULT_SAMPLER, metadata=_opt(SAMPLERS))  # sampler of the per-epoch grids
-    sample_steps: int = SAMPLER_SPECS[DEFAULT_SAMPLER].steps  # its number of steps
+    sample_steps: int = DEFAULT_STEPS  # its number of steps
     n_samples: int = 64  # images in each grid; 0: no grid
     guidance: float|None = None  # classifier-free guidance scale of the grids (conditional models)
     log_every: int = 50  # optimizer steps between reads of the loss on the host (the only per-step synchronisation)
@@ -269,9 +269,12 @@ def draw_t(kind:str,  # 'uniform', 'stratified' or 'lognormal' (`T_SAMPLINGS`)
         u = (torch.randperm(n, device=dev, generator=generator) + torch.rand(n, device=dev, generator=generator)) / n
         return (u * T).long().clamp_(max=T - 1)
     check_choice('t_sampling', kind, T_SAMPLINGS)
-    log_sigma = -0.5 * schedule.log_snr.to(dev, torch.float64)                 # sigma_t = sqrt((1 - abar_t) / abar_t), increasing in t
+    edges = getattr(schedule, '_log_sigma_edges', None)                       # kept on the schedule: computed once per device
+    if edges is None or edges.device != dev:
+        log_sigma = -0.5 * schedule.log_snr.to(dev, torch.float64)             # sigma_t = sqrt((1 - abar_t) / abar_t), increasing in t
+        edges = schedule._log_sigma_edges = (log_sigma[1:] + log_sigma[:-1]) / 2
     s = p_mean + p_std * torch.randn(n, device=dev, generator=generator, dtype=torch.float64)
-    return torch.bucketize(s, (log_sigma[1:] + log_sigma[:-1]) / 2)            # the t whose log sigma_t is nearest
+    return torch.bucketize(s, edges)                                           # the t whose log sigma_t is nearest
 
 def _draws(seed, micro_step, shape, schedule, t_sampling, rank, world, device, gen):
     "t `(B,)`, eps `(B,C,H,W)` and a uniform `(B,)` (for label dropout) of this process's slice of the global batch."
