@@ -1,7 +1,7 @@
 """A long metric card split across processes: each shard draws its share of the samples of one `ddpm_nb_eval` run.
 
 Usage:
-  python bench/sharded_card.py sample --shard 0 --shards 2 --sampler ancestral --steps 1000 --out ref [--compile] [--threads 1]
+  python bench/sharded_card.py sample --shard 0 --shards 2 --sampler ancestral --steps 1000 --out ref [--spacing S] [--compile] [--threads 1]
   python bench/sharded_card.py sample --shard 1 --shards 2 ... (in parallel, e.g. one per core)
   python bench/sharded_card.py score --shards 2 --out ref              # the card, as JSON and markdown, in ref/
   python bench/sharded_card.py check                                   # shards reproduce `generate` exactly (seconds)
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from ddpm_nb.checkpoints import load_pretrained, pretrained_info
 from ddpm_nb.evaluation import generate, score_samples, _to_28
-from ddpm_nb.samplers import SAMPLERS, CallCounter
+from ddpm_nb.samplers import SAMPLERS, SPACINGS, CallCounter
 
 class ShardNet(nn.Module):
     "Run `net` on the batches of `generate` that belong to `mine`; zeros elsewhere. Batches are told apart by counting calls."
@@ -30,10 +30,10 @@ class ShardNet(nn.Module):
         batch, self.calls = self.calls // self.per_batch, self.calls + 1
         return self.net(x, t, *args, **kwargs) if batch in self.mine else torch.zeros_like(x)
 
-def calls_per_batch(schedule, shape, sampler, steps, objective):
+def calls_per_batch(schedule, shape, sampler, steps, objective, **kwargs):
     "Network calls `sample` makes for one batch, counted on a stand-in network."
     counter = CallCounter(lambda x, t, *a, **k: torch.zeros_like(x))
-    generate(counter, schedule, 1, shape, sampler, steps, 1, 0, objective=objective)
+    generate(counter, schedule, 1, shape, sampler, steps, 1, 0, objective=objective, **kwargs)
     return counter.calls
 
 def my_batches(n, batch_size, shard, shards):
@@ -42,11 +42,11 @@ def my_batches(n, batch_size, shard, shards):
     per = -(-nb // shards)
     return list(range(shard * per, min(nb, (shard + 1) * per)))
 
-def draw_shard(net, schedule, shape, n, batch_size, seed, sampler, steps, objective, shard, shards):
+def draw_shard(net, schedule, shape, n, batch_size, seed, sampler, steps, objective, shard, shards, **kwargs):
     "This shard's samples `(k, C, H, W)`, equal to its rows of `generate(net, ...)` over all `n`."
     mine = my_batches(n, batch_size, shard, shards)
-    per = calls_per_batch(schedule, shape, sampler, steps, objective)
-    x = generate(ShardNet(net, per, mine), schedule, n, shape, sampler, steps, batch_size, seed, objective=objective)
+    per = calls_per_batch(schedule, shape, sampler, steps, objective, **kwargs)
+    x = generate(ShardNet(net, per, mine), schedule, n, shape, sampler, steps, batch_size, seed, objective=objective, **kwargs)
     rows = torch.cat([torch.arange(b * batch_size, min(n, (b + 1) * batch_size)) for b in mine]) if mine else torch.zeros(0, dtype=torch.long)
     return x[rows]
 
@@ -68,6 +68,7 @@ def main():
     ap.add_argument('--pretrained', default='mnist')
     ap.add_argument('--sampler', default='ancestral', choices=SAMPLERS)
     ap.add_argument('--steps', type=int, default=1000)
+    ap.add_argument('--spacing', default=None, choices=SPACINGS, help="timestep spacing (default: the sampler's)")
     ap.add_argument('--n', type=int, default=1000)
     ap.add_argument('--batch-size', type=int, default=125)
     ap.add_argument('--seed', type=int, default=0)
@@ -81,13 +82,13 @@ def main():
     if a.threads: torch.set_num_threads(a.threads)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     model, schedule, cfg = load_pretrained(a.pretrained)
-    obj = cfg.get('objective', 'eps')
+    obj, kw = cfg.get('objective', 'eps'), ({'spacing': a.spacing} if a.spacing else {})
     if a.what == 'sample':
         if not 0 <= a.shard < a.shards: ap.error(f"--shard must be in [0, {a.shards}), got {a.shard}")
         net = torch.compile(model, dynamic=False) if a.compile else model
         t0 = time.perf_counter()
         x = draw_shard(net, schedule, (model.in_channels, model.img_size, model.img_size), a.n, a.batch_size, a.seed,
-                       a.sampler, a.steps, obj, a.shard, a.shards)
+                       a.sampler, a.steps, obj, a.shard, a.shards, **kw)
         info = dict(vars(a), seconds=time.perf_counter() - t0, samples=len(x), torch=str(torch.__version__),
                     threads=torch.get_num_threads(), machine=platform.processor() or platform.machine())
         tmp = out / f'shard{a.shard}.pt.tmp'
@@ -96,8 +97,8 @@ def main():
         return
     parts = [torch.load(out / f'shard{i}.pt', weights_only=False) for i in range(a.shards)]   # our own files
     for p in parts:
-        for k in ('pretrained', 'sampler', 'steps', 'n', 'batch_size', 'seed', 'shards'):
-            if p['info'][k] != getattr(a, k): raise SystemExit(f"shard {p['info']['shard']} was drawn with {k}={p['info'][k]!r}, not {getattr(a, k)!r}")
+        for k in ('pretrained', 'sampler', 'spacing', 'steps', 'n', 'batch_size', 'seed', 'shards'):
+            if p['info'].get(k) != getattr(a, k): raise SystemExit(f"shard {p['info']['shard']} was drawn with {k}={p['info'][k]!r}, not {getattr(a, k)!r}")
     x = torch.cat([p['x'] for p in parts])
     if len(x) != a.n: raise SystemExit(f"the shards hold {len(x)} samples, not {a.n}")
     ema = pretrained_info(a.pretrained)['weights'] == 'ema'
@@ -105,7 +106,7 @@ def main():
     card.info.update(sampling_seconds=sum(p['info']['seconds'] for p in parts), objective=obj, model=f"pretrained:{a.pretrained}",
                      shards=[p['info'] for p in parts],
                      command=f"ddpm_nb_eval --pretrained {a.pretrained} --n {a.n} --batch-size {a.batch_size} --seed {a.seed} "
-                             f"--sampler {a.sampler} --steps {a.steps} --recon-n 0 (drawn in {a.shards} shard{'s' * (a.shards > 1)} by bench/sharded_card.py"
+                             f"--sampler {a.sampler} --steps {a.steps}{f' --spacing {a.spacing}' if a.spacing else ''} --recon-n 0 (drawn in {a.shards} shard{'s' * (a.shards > 1)} by bench/sharded_card.py"
                              f"{', compiled' if parts[0]['info']['compile'] else ''})")
     card.save(out / 'card.json')
     (out / 'card.md').write_text(card._repr_markdown_())
