@@ -10,8 +10,8 @@ The samples are those of `ddpm_nb_eval --pretrained mnist --n N --batch-size B -
 `generate` draws batch after batch from one seeded generator, so a shard runs the same loop and lets a stand-in network
 (zeros) take the other shards' batches. Ancestral and SDE steps draw the same amount of noise whatever the network says,
 so the generator reaches each of this shard's batches in the state the single run would have. `check` verifies that on a
-short chain. `--compile` runs the network through `torch.compile` (on this 2-core CPU: about 1.3-1.4 times the eager
-forward at batch 125 on one thread; float32 either way, so the samples differ from eager ones only by rounding).
+short chain. `--compile` runs the network through `torch.compile` (float32 either way, so the samples differ from eager
+ones only by rounding).
 """
 import argparse, json, platform, time
 from pathlib import Path
@@ -51,7 +51,7 @@ def draw_shard(net, schedule, shape, n, batch_size, seed, sampler, steps, object
     return x[rows]
 
 def check():
-    "Two and three shards of a short chain equal one `generate` run, for a stochastic and a deterministic sampler."
+    "Two and three shards of a short chain equal one `generate` run, for two stochastic samplers and a deterministic one."
     torch.set_num_threads(1)
     model, schedule, cfg = load_pretrained('mnist')
     shape, obj = (model.in_channels, model.img_size, model.img_size), cfg.get('objective', 'eps')
@@ -98,7 +98,7 @@ def main():
     parts = [torch.load(out / f'shard{i}.pt', weights_only=False) for i in range(a.shards)]   # our own files
     for p in parts:
         for k in ('pretrained', 'sampler', 'spacing', 'steps', 'n', 'batch_size', 'seed', 'shards'):
-            if p['info'].get(k) != getattr(a, k): raise SystemExit(f"shard {p['info']['shard']} was drawn with {k}={p['info'][k]!r}, not {getattr(a, k)!r}")
+            if p['info'].get(k) != getattr(a, k): raise SystemExit(f"shard {p['info']['shard']} was drawn with {k}={p['info'].get(k)!r}, not {getattr(a, k)!r}")
     x = torch.cat([p['x'] for p in parts])
     if len(x) != a.n: raise SystemExit(f"the shards hold {len(x)} samples, not {a.n}")
     ema = pretrained_info(a.pretrained)['weights'] == 'ema'
