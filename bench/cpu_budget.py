@@ -1,4 +1,4 @@
-"""Side by side on a CPU budget: ddpm_nb's `cpu` configuration against lucidrains' and diffusers' DDPM trainers on MNIST.
+"""Side by side on a CPU budget: ddpm_nb's `cpu_uncond` configuration against lucidrains' and diffusers' DDPM trainers on MNIST.
 
 Usage: python bench/cpu_budget.py [--minutes 5] [--n 1000] [--only ddpm_nb,lucidrains,diffusers] [--out rows.jsonl]
 
@@ -7,8 +7,8 @@ then is scored the same way: EMA weights, DPM-Solver++(2M) with 20 steps (ddpm_n
 network, noise schedule and prediction target), FID against the MNIST test set with the shipped feature net, n samples.
 The samplers are the same for all, so the FIDs compare what each *training* recipe reaches in the time.
 
-- ddpm_nb: `fit` with `CONFIGS['cpu']` (its network, v objective, LR 1e-3 with warm-up and a cosine over the budget,
-  EMA 0.98, precision 'auto'), `minutes` set to the budget.
+- ddpm_nb: `fit` with `CONFIGS['cpu_uncond']` (unconditional, as the other two are: the main job's network, v objective,
+  LR 1e-3 with warm-up and a cosine over the budget, EMA 0.98, precision 'auto'), `minutes` set to the budget.
 - lucidrains `denoising-diffusion-pytorch`: `GaussianDiffusion` at its defaults (1000 steps, v objective, sigmoid
   schedule) and the optimisation of its `Trainer` at its defaults (Adam lr 1e-4 betas (0.9, 0.99), batch 16, gradient
   norm clipped at 1, `ema_pytorch.EMA` with beta 0.995 every 10 steps). Not from the defaults: the network
@@ -56,7 +56,7 @@ def _timed_loop(minutes, step, log):
     return i, time.perf_counter() - t0
 
 def train_ddpm_nb(minutes, seed, log):
-    cfg = {**CONFIGS['cpu'], 'minutes': minutes, 'epochs': 1000, 'seed': seed, 'outdir': tempfile.mkdtemp(), 'n_samples': 0,
+    cfg = {**CONFIGS['cpu_uncond'], 'minutes': minutes, 'epochs': 1000, 'seed': seed, 'outdir': tempfile.mkdtemp(), 'n_samples': 0,
            'progress': False, 'save_every': 1000}
     res = fit(cfg.pop('model'), cfg.pop('dataset'), **cfg)
     return dict(model=res.sampling_model, schedule=res.schedule, objective=res.cfg.objective, steps=res.step,

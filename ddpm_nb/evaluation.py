@@ -25,11 +25,12 @@ from .metrics import *
 
 # %% auto #0
 __all__ = ['MetricCard', 'score_samples', 'inception_fid', 'reconstruction_scores', 'generate', 'evaluate', 'eval_card',
-           'eval_parser', 'eval_cli', 'sampler_sweep', 'plot_sweep', 'best_within', 'sweep_table']
+           'eval_parser', 'eval_cli', 'sampler_sweep', 'plot_sweep', 'best_within', 'sweep_table', 'guidance_sweep',
+           'plot_guidance']
 
 # %% ../nbs/12_evaluation.ipynb #21f86131
 _LOWER_IS_BETTER = {'fid': True, 'kid': True, 'is': False, 'precision': False, 'recall': False,
-                    'class_entropy': False, 'class_max_dev': True, 'near_copies': True, 'inception_fid': True,
+                    'class_entropy': False, 'class_max_dev': True, 'class_accuracy': False, 'near_copies': True, 'inception_fid': True,
                     'recon_psnr': False, 'recon_lpips': True}
 
 @dataclass
@@ -84,6 +85,7 @@ def score_samples(samples:torch.Tensor,  # generated images `(N,1,28,28)` in [-1
                   seed:int=0,  # seed for subsets and bootstrap
                   n_train:int|None=None,  # reference: first `n_train` training images (None: all)
                   n_test:int|None=None,  # floors: first `n_test` test images (None: all)
+                  labels:torch.Tensor|None=None,  # `(N,)` the class each sample was asked for (a conditional model): adds `class_accuracy`
                  ) -> MetricCard:
     "Score `samples` against the training set with every metric, with floors from real test images; returns a `MetricCard`."
     net = feature_net(dataset)
@@ -92,6 +94,10 @@ def score_samples(samples:torch.Tensor,  # generated images `(N,1,28,28)` in [-1
     feats, probs = embed(samples, net)
     n = len(feats)
     if n <= k: raise ValueError(f"need more than k={k} samples to score, got {n}")
+    if labels is not None:
+        labels = torch.as_tensor(labels).cpu()
+        if tuple(labels.shape) != (n,) or labels.is_floating_point() or int(labels.min()) < 0 or int(labels.max()) >= probs.shape[1]:
+            raise ValueError(f"labels must be {n} integers in [0, {probs.shape[1]}), one per sample; got shape {tuple(labels.shape)}")
     g = torch.Generator().manual_seed(seed)
     half = torch.randperm(len(te['feats']), generator=g)
     thr_idx, floor_idx = half[: len(half) // 2], half[len(half) // 2:]
@@ -111,6 +117,9 @@ def score_samples(samples:torch.Tensor,  # generated images `(N,1,28,28)` in [-1
     cb, fcb = class_balance(probs), class_balance(fl_p)
     S['class_entropy'] = dict(value=cb['entropy'], floor=fcb['entropy'])
     S['class_max_dev'] = dict(value=cb['max_dev'], floor=fcb['max_dev'])
+    if labels is not None:
+        S['class_accuracy'] = dict(value=float((probs.argmax(1) == labels).double().mean()),
+                                   floor=float((fl_p.argmax(1) == te['labels'][:nf]).double().mean()))
     memo = memorisation(feats, tr['feats'], te['nn_dist'][thr_idx], q)
     S['near_copies'] = dict(value=memo['share'], floor=float((te['nn_dist'][floor_idx][:n] < memo['threshold']).double().mean()))
     card.info.update(class_counts=cb['counts'], near_copy_threshold=memo['threshold'], near_copy_q=q,
@@ -266,7 +275,10 @@ def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `mode
     secs = time.time() - t0
     if dataset in FEATURE_NETS:
         crop = bool((config.get('data_kwargs') or {}).get('pad_to'))
-        card = score_samples(_to_28(x, crop), dataset, sampler, steps, ema, root, n_boot=n_boot, seed=seed, n_train=n_train, n_test=n_test)
+        nc = getattr(model, 'num_classes', None)
+        asked = labels if labels is not None else (torch.arange(n) % nc if nc else None)   # the classes `generate` asked for
+        card = score_samples(_to_28(x, crop), dataset, sampler, steps, ema, root, n_boot=n_boot, seed=seed, n_train=n_train, n_test=n_test,
+                             labels=asked)
         if size != 28: card.info['resized'] = f"{size}x{size} -> 28x28 by {'centre crop' if crop else 'resizing'}"
     else:
         card = MetricCard(dataset, 'inception-v3 (torch-fidelity)', n, sampler, steps, ema)
@@ -434,3 +446,40 @@ def sweep_table(rows:list,  # sweep points
                       for s, r in best_within(rows, max_calls).items()] +
                      [f"| {ref['sampler']} (reference) | {ref['steps']} steps, {ref['calls']:.0f} calls | {ref['fid']:.2f} | 1.00 | {ref.get('precision', float('nan')):.3f} |"])
 
+
+# %% ../nbs/12_evaluation.ipynb #9a1c3e11
+def guidance_sweep(model_or_checkpoint,  # a class-conditional model (with `schedule=`), or a checkpoint of one
+                   weights=(0.0, 1.0, 2.0, 3.0),  # classifier-free guidance weights w to score
+                   dataset:str|None=None,  # dataset to compare with (default: the checkpoint's)
+                   n:int=1000,  # samples per weight
+                   **kwargs,  # passed to `evaluate` (sampler, steps, schedule, seed, n_train, device, ...)
+                  ) -> list[dict]:
+    "The card's main scores at each guidance weight: one row per `w` with FID, precision, recall and `class_accuracy`."
+    rows = []
+    for w in weights:
+        c = evaluate(model_or_checkpoint, dataset, n=n, guidance=w, recon_n=0, **kwargs)
+        s = c.scores
+        rows.append(dict(guidance=w, fid=c['fid'], fid_ci=s['fid']['ci'], floor=s['fid']['floor'], precision=c['precision'],
+                         recall=c['recall'], class_accuracy=c['class_accuracy'], accuracy_floor=s['class_accuracy']['floor'],
+                         seconds=c.info['sampling_seconds'], n=c.n, sampler=c.sampler, steps=c.steps, feature_net=c.feature_net))
+    return rows
+
+def plot_guidance(rows:list,  # output of `guidance_sweep`
+                 ):
+    "Two panels against the guidance weight: FID (with its interval and the real-vs-real floor) and `class_accuracy`."
+    rows = sorted(rows, key=lambda r: r['guidance'])
+    w = [r['guidance'] for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4))
+    err = [[r['fid'] - r['fid_ci'][0] for r in rows], [r['fid_ci'][1] - r['fid'] for r in rows]] if all(r['fid_ci'] for r in rows) else None
+    a1.errorbar(w, [r['fid'] for r in rows], yerr=err, fmt='o-', capsize=3, label='samples')
+    a1.axhline(rows[0]['floor'], color='gray', ls='--', label='real vs real')
+    a1.set(yscale='log', ylabel=f"FID (feature net {rows[0]['feature_net'][:8]}, n={rows[0]['n']})")
+    lo, hi = a1.get_ylim()
+    a1.set_yticks([v for v in (0.5, 1, 2, 3, 5, 10, 20, 50, 100, 200) if lo <= v <= hi])
+    a1.yaxis.set_major_formatter(FormatStrFormatter('%g')); a1.yaxis.set_minor_formatter(NullFormatter())
+    a2.plot(w, [r['class_accuracy'] for r in rows], 'o-', label='samples')
+    a2.axhline(rows[0]['accuracy_floor'], color='gray', ls='--', label='real test digits')
+    a2.set(ylim=(0, 1.02), ylabel='classified as the class asked for')
+    for ax in (a1, a2): ax.set_xlabel('guidance weight w'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,16 +1,19 @@
-"""Score a trained MNIST checkpoint and ship it in the package as `load_pretrained('mnist')`.
+"""Score a trained MNIST checkpoint and ship it in the package as `load_pretrained(NAME)`.
 
 1. `evaluate` the checkpoint's EMA weights: FID, KID, IS, precision/recall, class balance and memorisation on the
-   shipped MNIST feature net, each beside its real-vs-real floor at the same sample count;
-2. `sampler_sweep`: FID, model calls and seconds for every sampler at several step counts;
-3. `export_pretrained`: the EMA weights in float16 with their configuration, the card and the sweep, written to
-   ddpm_nb/assets/pretrained_mnist.pt (and the card as JSON beside the checkpoint).
-Usage: python tools/ship_pretrained.py CHECKPOINT [--n 2000] [--sweep-n 500] [--steps 5 10 20 50]
+   shipped MNIST feature net, each beside its real-vs-real floor at the same sample count (a class-conditional model's
+   card also gives the share of samples classified as the class asked for);
+2. `sampler_sweep`: FID, model calls and seconds for every sampler at several step counts (unconditional models);
+3. a class-conditional model: `guidance_sweep`, the card's scores at every classifier-free guidance weight given;
+4. `export_pretrained`: the EMA weights in float16 with their configuration, the card and the sweeps, written to
+   ddpm_nb/assets/PRETRAINED[NAME] (and the card as JSON beside the checkpoint).
+Usage: python tools/ship_pretrained.py CHECKPOINT [--name mnist] [--n 2000] [--sweep-n 500] [--steps 5 10 20 50]
+       python tools/ship_pretrained.py CHECKPOINT --name mnist_cond --guidance best --guidance-sweep 0 1 2 3 --sweep-n 0
 """
 import argparse, json, platform, sys, time
 from pathlib import Path
 import torch
-from ddpm_nb.evaluation import evaluate, sampler_sweep
+from ddpm_nb.evaluation import evaluate, sampler_sweep, guidance_sweep
 from ddpm_nb.checkpoints import load_model, export_pretrained, PRETRAINED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,27 +21,48 @@ ROOT = Path(__file__).resolve().parent.parent
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('checkpoint')
+    ap.add_argument('--name', default='mnist', choices=list(PRETRAINED), help='the shipped model to write')
     ap.add_argument('--n', type=int, default=2000, help='samples for the metric card')
     ap.add_argument('--sampler', default='dpm++2m'); ap.add_argument('--sampler-steps', type=int, default=20)
-    ap.add_argument('--sweep-n', type=int, default=500, help='samples per point of the sweep (0: no sweep)')
+    ap.add_argument('--guidance', default=None, help="the card's classifier-free guidance weight (conditional models), "
+                    "or 'best': the weight of --guidance-sweep with the lowest FID")
+    ap.add_argument('--guidance-sweep', type=float, nargs='*', default=[], help='guidance weights to score (conditional models)')
+    ap.add_argument('--guidance-n', type=int, default=1000, help='samples per guidance weight')
+    ap.add_argument('--batch-size', type=int, default=500, help='samples per sampling call')
+    ap.add_argument('--sweep-n', type=int, default=500, help='samples per point of the sampler sweep (0: no sweep)')
     ap.add_argument('--steps', type=int, nargs='+', default=[5, 10, 20, 50], help='step counts of the sweep')
     a = ap.parse_args()
+    model, sched, cfg = load_model(a.checkpoint, ema=True)
+    if (a.guidance is not None or a.guidance_sweep) and not getattr(model, 'num_classes', None):
+        ap.error('--guidance and --guidance-sweep need a class-conditional model')
+    if a.guidance == 'best' and not a.guidance_sweep: ap.error('--guidance best needs --guidance-sweep')
+    if a.guidance not in (None, 'best'):
+        try: a.guidance = float(a.guidance)
+        except ValueError: ap.error(f"--guidance must be a number or 'best', got {a.guidance!r}")
     torch.manual_seed(0)
     cmd = 'python tools/ship_pretrained.py ' + ' '.join(sys.argv[1:])
+    gsweep = None
+    if a.guidance_sweep:
+        gsweep = guidance_sweep(a.checkpoint, a.guidance_sweep, 'mnist', n=a.guidance_n, sampler=a.sampler, steps=a.sampler_steps, device='cpu',
+                                batch_size=a.batch_size)
+        for r in gsweep: print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != 'feature_net'}, flush=True)
+    if a.guidance == 'best': a.guidance = min(gsweep, key=lambda r: r['fid'])['guidance']
     t0 = time.time()
-    card = evaluate(a.checkpoint, 'mnist', n=a.n, sampler=a.sampler, steps=a.sampler_steps, device='cpu')
+    card = evaluate(a.checkpoint, 'mnist', n=a.n, sampler=a.sampler, steps=a.sampler_steps, device='cpu', guidance=a.guidance,
+                    batch_size=a.batch_size)
     card.info.update(seconds_total=round(time.time() - t0, 1), command=cmd, cpu=platform.processor() or platform.machine(),
-                     torch=torch.__version__)
-    print(card)
+                     torch=torch.__version__, guidance=a.guidance)
+    print(card, flush=True)
     rows = []
     if a.sweep_n:
-        model, sched, cfg = load_model(a.checkpoint, ema=True)
-        rows = sampler_sweep(model, sched, 'mnist', steps=tuple(a.steps), n=a.sweep_n, objective=cfg.get('objective', 'eps'))
+        rows = sampler_sweep(model, sched, 'mnist', steps=tuple(a.steps), n=a.sweep_n, objective=cfg.get('objective', 'eps'),
+                             guidance=a.guidance)
         for r in rows: print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
     out = Path(a.checkpoint).with_name('card.json')
     payload = dict(card=card.to_dict(), sweep=json.loads(json.dumps(rows, default=float)), sweep_n=a.sweep_n, command=cmd)
+    if gsweep is not None: payload.update(guidance_sweep=gsweep, guidance_n=a.guidance_n)
     out.write_text(json.dumps(payload, indent=1))
-    dest = export_pretrained(a.checkpoint, ROOT/'ddpm_nb'/'assets'/PRETRAINED['mnist'], card=payload)
+    dest = export_pretrained(a.checkpoint, ROOT/'ddpm_nb'/'assets'/PRETRAINED[a.name], card=payload)
     print(f'wrote {dest} ({dest.stat().st_size/2**20:.2f} MiB) and {out}')
 
 if __name__ == '__main__': main()
