@@ -1,11 +1,13 @@
 """Side by side on a CPU budget: ddpm_nb's `cpu_uncond` configuration against lucidrains' and diffusers' DDPM trainers on MNIST.
 
-Usage: python bench/cpu_budget.py [--minutes 5] [--n 1000] [--only ddpm_nb,lucidrains,diffusers] [--out rows.jsonl]
+Usage: python bench/cpu_budget.py [--minutes 5] [--n 1000] [--only ddpm_nb,lucidrains,diffusers] [--samplers dpm++2m dpm++2m-sde]
+       [--out rows.jsonl]
 
 Each contender trains for the same wall-clock minutes on the MNIST training set, one after the other in this process,
 then is scored the same way: EMA weights, DPM-Solver++(2M) with 20 steps (ddpm_nb's sampler on the contender's own
-network, noise schedule and prediction target), FID against the MNIST test set with the shipped feature net, n samples.
-The samplers are the same for all, so the FIDs compare what each *training* recipe reaches in the time.
+network, noise schedule and prediction target), FID against the MNIST test set with the shipped feature net, n samples;
+`--samplers` adds more cards of the same network (`dpm++2m-sde`: the SDE form, ddpm_nb's default sampler), each from the
+same seed. The samplers are the same for all, so the FIDs compare what each *training* recipe reaches in the time.
 
 - ddpm_nb: `fit` with `CONFIGS['cpu_uncond']` (unconditional, as the other two are: the main job's network, v objective,
   LR 1e-3 with warm-up and a cosine over the budget, EMA 0.98, precision 'auto'), `minutes` set to the budget.
@@ -29,6 +31,7 @@ from torch.utils.data import DataLoader
 from ddpm_nb.cli import CONFIGS
 from ddpm_nb.data import get_dataset
 from ddpm_nb.evaluation import evaluate
+from ddpm_nb.samplers import SAMPLERS
 from ddpm_nb.schedules import Schedule
 from ddpm_nb.train import fit
 
@@ -116,32 +119,38 @@ def main():
     ap.add_argument('--only', default=','.join(CONTENDERS), help='comma-separated contenders')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=None)
-    ap.add_argument('--out', default=None, help='also append one JSON line per contender here')
+    ap.add_argument('--samplers', nargs='+', default=['dpm++2m'], help='a card (20 steps) with each of these samplers')
+    ap.add_argument('--out', default=None, help='also append one JSON line per contender and sampler here')
     a = ap.parse_args()
     names = [s for s in a.only.split(',') if s]
     bad = [s for s in names if s not in CONTENDERS]
     if bad: ap.error(f"unknown contender(s) {', '.join(bad)}; valid choices: {', '.join(CONTENDERS)}")
+    bad = [s for s in a.samplers if s not in SAMPLERS]
+    if bad: ap.error(f"unknown sampler(s) {', '.join(bad)}; valid choices: {', '.join(SAMPLERS)}")
     if a.threads: torch.set_num_threads(a.threads)
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; {a.minutes} min of training each; card: n={a.n}, "
-          f"DPM-Solver++(2M) 20 steps, EMA weights, shipped MNIST feature net", flush=True)
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; {a.minutes} min of training each; cards: n={a.n}, "
+          f"{', '.join(a.samplers)} with 20 steps, EMA weights, shipped MNIST feature net", flush=True)
     rows = []
     for name in names:
         r = CONTENDERS[name](a.minutes, a.seed, lambda s: print(f"[{name}]{s}", flush=True))
-        card = evaluate(r['model'], 'mnist', schedule=r['schedule'], objective=r['objective'], n=a.n, sampler='dpm++2m', steps=20,
-                        seed=a.seed, ema=True, recon_n=0)
-        row = dict(contender=name, minutes=a.minutes, steps=r['steps'], batch=r['batch'], img_per_s=r['steps'] * r['batch'] / r['seconds'],
-                   params=r['params'], fid=card['fid'], precision=card['precision'], recall=card['recall'], n=a.n, seed=a.seed,
-                   date=time.strftime('%Y-%m-%d %H:%M'))
-        rows.append(row)
-        print(f"{name}: {row['steps']} steps x {row['batch']}, {row['img_per_s']:.0f} img/s, {row['params'] / 1e6:.2f}M params, "
-              f"FID {row['fid']:.2f}, precision {row['precision']:.3f}, recall {row['recall']:.3f}", flush=True)
-        if a.out:
-            with open(a.out, 'a') as f: f.write(json.dumps(row) + '\n')
-    print('\n| contender | steps x batch | img/s | params | FID | precision | recall |\n|---|---:|---:|---:|---:|---:|---:|')
+        for sampler in a.samplers:
+            card = evaluate(r['model'], 'mnist', schedule=r['schedule'], objective=r['objective'], n=a.n, sampler=sampler, steps=20,
+                            seed=a.seed, ema=True, recon_n=0)
+            row = dict(contender=name, minutes=a.minutes, steps=r['steps'], batch=r['batch'], img_per_s=r['steps'] * r['batch'] / r['seconds'],
+                       params=r['params'], sampler=sampler, fid=card['fid'], precision=card['precision'], recall=card['recall'], n=a.n,
+                       seed=a.seed, threads=torch.get_num_threads(), date=time.strftime('%Y-%m-%d %H:%M'))
+            rows.append(row)
+            print(f"{name}: {row['steps']} steps x {row['batch']}, {row['img_per_s']:.0f} img/s, {row['params'] / 1e6:.2f}M params, "
+                  f"{sampler}: FID {row['fid']:.2f}, precision {row['precision']:.3f}, recall {row['recall']:.3f}", flush=True)
+            if a.out:
+                with open(a.out, 'a') as f: f.write(json.dumps(row) + '\n')
+    print('\n| contender | steps x batch | img/s | params | sampler | FID | precision | recall |\n|---|---:|---:|---:|---|---:|---:|---:|')
     for r in rows:
-        print(f"| {r['contender']} | {r['steps']} x {r['batch']} | {r['img_per_s']:.0f} | {r['params'] / 1e6:.2f}M | {r['fid']:.2f} | "
-              f"{r['precision']:.3f} | {r['recall']:.3f} |")
-    if rows and rows[0]['contender'] == 'ddpm_nb':
-        for r in rows[1:]: print(f"FID {r['contender']} / ddpm_nb: {r['fid'] / rows[0]['fid']:.2f}")
+        print(f"| {r['contender']} | {r['steps']} x {r['batch']} | {r['img_per_s']:.0f} | {r['params'] / 1e6:.2f}M | {r['sampler']} | "
+              f"{r['fid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} |")
+    ours = {r['sampler']: r['fid'] for r in rows if r['contender'] == 'ddpm_nb'}
+    for r in rows:
+        if r['contender'] != 'ddpm_nb' and r['sampler'] in ours:
+            print(f"FID {r['contender']} / ddpm_nb, {r['sampler']}: {r['fid'] / ours[r['sampler']]:.2f}")
 
 if __name__ == '__main__': main()

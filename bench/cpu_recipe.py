@@ -51,6 +51,8 @@ VARIANTS = {
     'small-v-lognormal': dict(SMALL, objective='v', t_sampling='lognormal'),
     'small-v-minsnr-lr2e-3': dict(SMALL, objective='v', min_snr_gamma=5.0, lr=2e-3),
     'small-v-minsnr-cosine': dict(SMALL, objective='v', min_snr_gamma=5.0, schedule='cosine'),
+    'small-v-warmup50': dict(SMALL, objective='v', warmup_steps=50),
+    'light-v': dict(model='mnist_light', objective='v'),                # the depthwise preset
     'small-v-cond': dict(objective='v', model_kwargs=dict(SMALL['model_kwargs'], num_classes=10)),   # labels 0-9; the card asks for each in turn
 }
 

@@ -2,7 +2,7 @@
 
 Usage: python bench/sampler_quality.py [--n 1000] [--samplers ddim,dpm++2m,...] [--steps 10,15,20,25,50,100]
                                        [--reference-steps 1000] [--precision fp32] [--batch-size 250] [--out rows.json]
-For each sampler and step count, draws `--n` samples from `load_pretrained('mnist')` with the same seed (so every sampler
+For each sampler and step count, draws `--n` samples from `load_pretrained('mnist_eps')` with the same seed (so every sampler
 starts from the same x_T), counts the network calls per sample (a `CallCounter` around the model) and the wall time, and
 scores the samples with the shipped MNIST feature net: FID against the MNIST test set and improved precision (k=3) against
 as many test images. The reference is ancestral sampling over `--reference-steps` steps (0: none). The table ends with the
@@ -51,7 +51,7 @@ def main():
     bad = [s for s in samplers if s not in SAMPLERS]
     if bad: ap.error(f"unknown sampler(s) {', '.join(bad)}; valid choices: {', '.join(SAMPLERS)}")
     if a.threads: torch.set_num_threads(a.threads)
-    model, schedule, cfg = load_pretrained('mnist')
+    model, schedule, cfg = load_pretrained('mnist_eps')
     if a.precision == 'bf16': model.to(memory_format=torch.channels_last)
     net, ref = feature_net('mnist'), reference_stats('mnist')
     test, train = ref['test'], ref['train']

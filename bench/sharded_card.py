@@ -6,7 +6,7 @@ Usage:
   python bench/sharded_card.py score --shards 2 --out ref              # the card, as JSON and markdown, in ref/
   python bench/sharded_card.py check                                   # shards reproduce `generate` exactly (seconds)
 
-The samples are those of `ddpm_nb_eval --pretrained mnist --n N --batch-size B --seed S --sampler ... --steps ... --recon-n 0`:
+The samples are those of `ddpm_nb_eval --pretrained mnist_eps --n N --batch-size B --seed S --sampler ... --steps ... --recon-n 0`:
 `generate` draws batch after batch from one seeded generator, so a shard runs the same loop and lets a stand-in network
 (zeros) take the other shards' batches. Ancestral and SDE steps draw the same amount of noise whatever the network says,
 so the generator reaches each of this shard's batches in the state the single run would have. `check` verifies that on a
@@ -53,7 +53,7 @@ def draw_shard(net, schedule, shape, n, batch_size, seed, sampler, steps, object
 def check():
     "Two and three shards of a short chain equal one `generate` run, for two stochastic samplers and a deterministic one."
     torch.set_num_threads(1)
-    model, schedule, cfg = load_pretrained('mnist')
+    model, schedule, cfg = load_pretrained('mnist_eps')
     shape, obj = (model.in_channels, model.img_size, model.img_size), cfg.get('objective', 'eps')
     for sampler, steps in (('ancestral', 6), ('dpm++2m-sde', 4), ('ddim', 4)):
         whole = generate(model, schedule, 10, shape, sampler, steps, 3, 7, objective=obj)
@@ -65,7 +65,7 @@ def check():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('what', choices=('sample', 'score', 'check'))
-    ap.add_argument('--pretrained', default='mnist')
+    ap.add_argument('--pretrained', default='mnist_eps')
     ap.add_argument('--sampler', default='ancestral', choices=SAMPLERS)
     ap.add_argument('--steps', type=int, default=1000)
     ap.add_argument('--spacing', default=None, choices=SPACINGS, help="timestep spacing (default: the sampler's)")

@@ -121,7 +121,7 @@ def load_model(path,  # a checkpoint written by `fit`
     return model.to(device).eval(), Schedule(s['beta'], s['name']), ckpt['config']
 
 # %% ../nbs/08_checkpoints.ipynb #1250c61b
-PRETRAINED = {'mnist': 'pretrained_mnist.pt', 'mnist_cond': 'pretrained_mnist_cond.pt'}  # name -> file in ddpm_nb/assets
+PRETRAINED = {'mnist': 'pretrained_mnist.pt', 'mnist_eps': 'pretrained_mnist_eps.pt', 'mnist_cond': 'pretrained_mnist_cond.pt'}  # name -> file in ddpm_nb/assets
 
 def pretrained_path(name:str='mnist') -> Path:
     "Where the shipped model `name` lies inside the installed package."

@@ -50,6 +50,11 @@ CONFIGS = {  # every run the book makes; `ddpm_nb_train --config NAME`, or `fit(
                        grad_clip=1.0, precision='auto', channels_last=True, use_ema=True, ema_decay=0.998, ema_sigma_rels=[0.05, 0.1],
                        cond_drop_prob=0.1, eval_size=1000, sampler=DEFAULT_SAMPLER, sample_steps=DEFAULT_STEPS, n_samples=100,
                        guidance=2.0, save_every=1, outdir='outputs/mnist_cond'),
+    'mnist_uncond': dict(model='mnist', model_kwargs=dict(base=32, mults=(1, 2, 4), blocks=1, mid_attn=False, groups=8),
+                         dataset='mnist', minutes=75.0, objective='v', batch_size=128, lr=1e-3, warmup_steps=200, min_lr_ratio=0.05,
+                         grad_clip=1.0, precision='auto', channels_last=True, compile=True, use_ema=True, ema_decay=0.998,
+                         ema_sigma_rels=[0.05, 0.1], eval_size=1000, sampler=DEFAULT_SAMPLER, sample_steps=DEFAULT_STEPS,
+                         n_samples=100, save_every=1, outdir='outputs/mnist_uncond'),   # the shipped unconditional model
     'mnist': dict(_GPU, model='mnist', dataset='mnist', epochs=50, batch_size=128, lr=2e-4, warmup_steps=1000, ema_decay=0.9995,
                   eval_size=5000, outdir='outputs/mnist'),
     'fashion_mnist': dict(_GPU, model='mnist', dataset='fashion_mnist', epochs=50, batch_size=128, lr=2e-4, warmup_steps=1000,
