@@ -2,6 +2,7 @@
 
 Usage: python bench/cpu_recipe.py --minutes 3 --variants base v cosine small ... [--n 1000] [--seed 0] [--out bench/results/cpu_recipe.jsonl]
        python bench/cpu_recipe.py --steps 500 --variants ...    (a fixed number of optimizer steps instead of minutes)
+       python bench/cpu_recipe.py --images 51200 --variants small-v small-v-bs64 small-v-bs256   (a fixed number of images)
        add --posthoc to keep post-hoc EMA snapshots and score the EMA of several lengths (sigma_rel) from each run
 
 Every variant starts from `BASE` (the options below) and changes one or a few levers. Each is trained with
@@ -9,7 +10,9 @@ Every variant starts from `BASE` (the options below) and changes one or a few le
 card of the book: FID with the shipped MNIST feature net, n samples, DPM-Solver++(2M) with 20 steps, EMA weights.
 Runs go one after the other in this process; run it on an otherwise idle machine, or the minutes mean nothing.
 With --steps every variant trains the same number of optimizer steps (one epoch of steps x batch images), so its FID
-does not depend on the machine's load: screen levers that way, and compare speeds separately.
+does not depend on the machine's load: screen levers that way, and compare speeds separately. Levers that change the
+batch size compare at the same number of training images instead (--images: images / batch optimizer steps each), and
+their variants scale the warm-up with it (the same warm-up images).
 One JSON line per run is appended to --out, with the variant, its options, steps, images/s, FID and precision/recall.
 """
 import argparse, json, tempfile, time
@@ -45,7 +48,8 @@ VARIANTS = {
     'small-attn': dict(model_kwargs=dict(SMALL['model_kwargs'], mid_attn=True)),
     'small-x0': dict(SMALL, objective='x0'),
     'small-v-lr2e-3': dict(SMALL, objective='v', lr=2e-3),
-    'small-v-bs64': dict(SMALL, objective='v', batch_size=64),
+    'small-v-bs64': dict(SMALL, objective='v', batch_size=64, warmup_steps=400),      # same warm-up images as batch 128
+    'small-v-bs256': dict(SMALL, objective='v', batch_size=256, warmup_steps=100),
     'small-v-attn': dict(objective='v', model_kwargs=dict(SMALL['model_kwargs'], mid_attn=True)),
     'small-v-strat': dict(SMALL, objective='v', t_sampling='stratified'),
     'small-v-lognormal': dict(SMALL, objective='v', t_sampling='lognormal'),
@@ -60,6 +64,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--minutes', type=float, default=3.0, help='training budget of each run')
     ap.add_argument('--steps', type=int, default=None, help='train this many optimizer steps instead of --minutes')
+    ap.add_argument('--images', type=int, default=None,
+                    help='train on this many images (images / batch_size optimizer steps) instead of --minutes')
     ap.add_argument('--posthoc', nargs='*', type=float, default=None,
                     help='keep post-hoc EMA snapshots and also score these EMA widths sigma_rel (e.g. 0.05 0.1 0.2)')
     ap.add_argument('--variants', nargs='+', default=['base', 'small'], choices=list(VARIANTS))
@@ -72,12 +78,16 @@ def main():
     import ast
     extra = {k: ast.literal_eval(v) for k, v in (s.split('=', 1) for s in a.set)}
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-    budget = f"{a.steps} optimizer steps" if a.steps else f"{a.minutes} min"
+    if a.steps and a.images: ap.error('give --steps or --images, not both')
+    budget = f"{a.steps} optimizer steps" if a.steps else f"{a.images} images" if a.images else f"{a.minutes} min"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {budget} per run, card n={a.n}", flush=True)
     print(f"{'variant':18s} {'steps':>6s} {'img/s':>6s} {'train min':>9s} {'FID':>6s} {'prec':>5s} {'rec':>5s}", flush=True)
     for name in a.variants:
         opts = {**BASE, **VARIANTS[name], **extra, 'seed': a.seed}
         if a.steps: opts.update(epochs=1, train_size=a.steps * opts['batch_size'])
+        elif a.images:
+            if a.images % opts['batch_size']: ap.error(f"--images {a.images} is not a multiple of {name}'s batch {opts['batch_size']}")
+            opts.update(epochs=1, train_size=a.images)
         else: opts.update(minutes=a.minutes, epochs=1000)
         if a.posthoc is not None: opts.update(ema_sigma_rels=[0.05, 0.15], ema_snapshots=20)
         folder = Path(a.keep) / name if a.keep else Path(tempfile.mkdtemp())
@@ -91,7 +101,7 @@ def main():
             m = posthoc_model(folder / 'last.pt', sr)
             phe[sr] = evaluate(m, 'mnist', schedule=res.schedule, objective=res.cfg.objective, n=a.n, sampler='dpm++2m',
                                steps=20, seed=a.seed, ema=True)['fid']
-        row = dict(variant=name, options={**VARIANTS[name], **extra}, minutes=a.minutes if not a.steps else None, seed=a.seed, steps=res.step,
+        row = dict(variant=name, options={**VARIANTS[name], **extra}, minutes=None if a.steps or a.images else a.minutes, images=a.images, seed=a.seed, steps=res.step,
                    epochs=res.epoch, params=n_params, img_per_s=res.step * res.cfg.batch_size / res.elapsed, train_s=train_s,
                    fid=card['fid'], precision=card['precision'], recall=card['recall'], n=a.n, posthoc_fid=phe,
                    date=time.strftime('%Y-%m-%d %H:%M'))
