@@ -28,18 +28,16 @@ def main():
     ap.add_argument('--out', default=None, help='also append one JSON line per set of weights and seed here')
     a = ap.parse_args()
     ck = Path(a.checkpoint)
-    if not ck.is_file(): ap.error(f"no checkpoint at {ck}")
-    if not any((ck.parent / 'phema').glob('*.pt')):
-        ap.error(f"{ck.parent / 'phema'} holds no post-hoc EMA snapshots: train with ema_sigma_rels=[...] to keep them")
-    if any(not 0 < s <= 0.2887 for s in a.sigma_rels): ap.error('each sigma_rel must lie in (0, 0.2887]')
-    model, sched, cfg = load_model(ck, ema=True)
-    if cfg.get('dataset') not in ('mnist', 'fashion_mnist'): ap.error(f"the card needs an MNIST-family run, not {cfg.get('dataset')!r}")
+    try:   # the library checks the file, the snapshots and each width; all are built before the first (slow) card
+        model, sched, cfg = load_model(ck, ema=True)
+        if cfg.get('dataset') not in ('mnist', 'fashion_mnist'):
+            raise ValueError(f"the card needs an MNIST-family run, not {cfg.get('dataset')!r}")
+        weights = [(f"EMA {cfg.get('ema_decay')}", model)] + [(f'post-hoc {s:g}', posthoc_model(ck, s)) for s in a.sigma_rels]
+    except (ValueError, FileNotFoundError) as e: ap.error(str(e))
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; {ck}; card n={a.n}, {a.sampler} {a.steps} steps",
           flush=True)
-    weights = [(f"EMA {cfg.get('ema_decay')}", lambda: model)] + [(f'post-hoc {s:g}', lambda s=s: posthoc_model(ck, s)) for s in a.sigma_rels]
     rows = []
-    for name, get in weights:
-        m = get()
+    for name, m in weights:
         for seed in a.seeds:
             t0 = time.time()
             card = evaluate(m, cfg['dataset'], schedule=sched, objective=cfg['objective'], n=a.n, sampler=a.sampler,
