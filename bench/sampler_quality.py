@@ -1,7 +1,7 @@
 """Sample quality against network calls for every sampler on the shipped MNIST model: FID, precision, calls and seconds.
 
 Usage: python bench/sampler_quality.py [--n 1000] [--samplers ddim,dpm++2m,...] [--steps 10,15,20,25,50,100]
-                                       [--reference-steps 1000] [--precision fp32] [--batch-size 250] [--out rows.json]
+                                       [--reference-steps 1000] [--precision fp32] [--spacing S] [--batch-size 250] [--out rows.json]
 For each sampler and step count, draws `--n` samples from `load_pretrained('mnist_eps')` with the same seed (so every sampler
 starts from the same x_T), counts the network calls per sample (a `CallCounter` around the model) and the wall time, and
 scores the samples with the shipped MNIST feature net: FID against the MNIST test set and improved precision (k=3) against
@@ -14,7 +14,7 @@ Run it on a quiet machine, e.g. `nohup python bench/sampler_quality.py --out q.j
 """
 import argparse, json, platform, time
 import torch
-from ddpm_nb.samplers import SAMPLERS, CallCounter
+from ddpm_nb.samplers import SAMPLERS, SAMPLER_SPECS, SPACINGS, CallCounter
 from ddpm_nb.checkpoints import load_pretrained
 from ddpm_nb.metrics import embed, feature_net, fid, precision_recall, reference_stats
 from ddpm_nb.evaluation import generate
@@ -23,16 +23,19 @@ DEFAULT_SAMPLERS = 'ancestral,ddim,dpm++2m,dpm++2m-sde,heun,heun-churn'   # 'det
 
 def run(model, schedule, sampler, steps, a, net, test):
     "Sample, count, time and score one (sampler, steps) point; one dict."
+    spacing = a.spacing or SAMPLER_SPECS[sampler].spacing
     counter = CallCounter(model)
     ac = torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.precision == 'bf16')
     t0 = time.perf_counter()
     with ac:
-        x = generate(counter, schedule, a.n, (model.in_channels, model.img_size, model.img_size), sampler, steps, a.batch_size, a.seed)
+        x = generate(counter, schedule, a.n, (model.in_channels, model.img_size, model.img_size), sampler, steps, a.batch_size, a.seed,
+                     spacing=spacing)
     secs = time.perf_counter() - t0
     feats = embed(x.float(), net)[0]
     prec = precision_recall(test['feats'][:a.n], feats, k=3)[0]
     batches = -(-a.n // a.batch_size)
-    return dict(sampler=sampler, steps=steps, calls=counter.calls / batches, seconds=secs, fid=fid(feats, test), precision=prec, n=a.n)
+    return dict(sampler=sampler, steps=steps, calls=counter.calls / batches, seconds=secs, fid=fid(feats, test), precision=prec, n=a.n,
+                spacing=spacing, feature_net=net.sha256)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,6 +45,7 @@ def main():
     ap.add_argument('--reference-steps', type=int, default=1000, help='steps of the ancestral reference (0: no reference)')
     ap.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
                     help='bf16: autocast and channels_last (faster only on CPUs with AVX-512 BF16 or AMX)')
+    ap.add_argument('--spacing', choices=SPACINGS, default=None, help="timestep spacing of every sampler (default: each sampler's own)")
     ap.add_argument('--batch-size', type=int, default=250)
     ap.add_argument('--seed', type=int, default=0, help='the sampling seed, the same for every point')
     ap.add_argument('--threads', type=int, default=None, help='torch intra-op threads (default: torch default)')
@@ -67,7 +71,7 @@ def main():
     rows = []
     for s, k in points:
         r = run(model, schedule, s, k, a, net, test)
-        rows.append(r)
+        rows.append(dict(r, floor=floor))
         print(f"| {s} | {k} | {r['calls']:.0f} | {r['seconds']:.1f} | {r['fid']:.3f} | {r['precision']:.3f} |", flush=True)
         if a.out: open(a.out, 'w').write(json.dumps(dict(rows=rows, floor=floor, args=vars(a)), indent=1))   # after each point
     if a.reference_steps:
