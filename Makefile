@@ -11,9 +11,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ddpm_nb-installed
 BENCH  := $(VENV)/.ddpm_nb-bench-installed
 export DDPM_NB_DATA ?= $(CURDIR)/data
-SHARED_DATA ?= ../shared/data
+SHARED_DATA ?= $(or $(DDPM_NB_SHARED_DATA),../shared/data)
+DATASETS := MNIST FashionMNIST
 
-.PHONY: setup setup-bench train test test-slow sample docs check-site export
+.PHONY: setup setup-bench data train test test-slow sample docs check-site export
 
 $(STAMP): settings.ini setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,18 +31,25 @@ $(BENCH): $(STAMP)
 
 setup-bench: $(BENCH)
 
-# MNIST from the offline archives beside the checkout when there are any (never written to); else torchvision downloads it
-data/MNIST/raw:
-	@if [ -d "$(SHARED_DATA)/MNIST/raw" ]; then mkdir -p data/MNIST && cp -r "$(SHARED_DATA)/MNIST/raw" data/MNIST/ && chmod -R u+w data/MNIST; fi
+# MNIST and Fashion-MNIST from the offline archives beside the checkout when there are any (read, never written to),
+# copied through a temporary folder so that an interrupted copy leaves nothing half-written; else torchvision
+# downloads them on first use
+data: $(addprefix data/,$(addsuffix /raw,$(DATASETS)))
 
-train: setup data/MNIST/raw
+data/%/raw:
+	@if [ -d "$(SHARED_DATA)/$*/raw" ]; then \
+	  rm -rf "data/$*/.raw.tmp" && mkdir -p "data/$*" && cp -r "$(SHARED_DATA)/$*/raw" "data/$*/.raw.tmp" && \
+	  chmod -R u+w "data/$*/.raw.tmp" && mv "data/$*/.raw.tmp" "data/$*/raw" && echo "data/$*/raw: copied from $(SHARED_DATA)"; \
+	else echo "no offline $* archives in $(SHARED_DATA): torchvision downloads them into data/$* on first use"; fi
+
+train: setup data
 	$(VENV)/bin/ddpm_nb_train --config cpu
 	@echo "sample grids: outputs/mnist_cpu/samples_epoch_*.png"
 
-test: setup
+test: setup data
 	$(PY) tools/test_nbs.py
 
-test-slow: setup-bench
+test-slow: setup-bench data
 	$(PY) tools/test_nbs.py --flags slow
 
 sample: setup

@@ -1,5 +1,7 @@
 from configparser import ConfigParser
-import setuptools, shlex
+import setuptools, shlex, shutil
+from pathlib import Path
+from setuptools.command.build_py import build_py
 
 # note: all settings are in settings.ini; edit there, not here
 config = ConfigParser(delimiters=['='])
@@ -28,6 +30,14 @@ bench_requirements = shlex.split(cfg.get('bench_requirements', ''))
 eval_requirements = shlex.split(cfg.get('eval_requirements', ''))
 lpips_requirements = shlex.split(cfg.get('lpips_requirements', ''))
 
+class BuildPyWithRecords(build_py):
+    "Also put the records of measured results (bench/results/*.jsonl) into the built package, as `ddpm_nb/results`."
+    def run(self):
+        super().run()
+        out = Path(self.build_lib, cfg['lib_name'], 'results')
+        out.mkdir(parents=True, exist_ok=True)
+        for f in sorted(Path('bench', 'results').glob('*.jsonl')): shutil.copy2(f, out / f.name)
+
 setuptools.setup(
     name = cfg['lib_name'],
     license = lic[0],
@@ -37,9 +47,11 @@ setuptools.setup(
         'Natural Language :: ' + cfg['language'].title(),
     ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]],
     url = cfg['git_url'],
-    packages = setuptools.find_packages(),
+    package_dir = {'': '.'},
+    packages = setuptools.find_namespace_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.assets']),
     include_package_data = True,
     package_data = {cfg['lib_name']: ['assets/*']},
+    cmdclass = {'build_py': BuildPyWithRecords},
     install_requires = requirements,
     extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'eval': eval_requirements, 'lpips': lpips_requirements},
     dependency_links = cfg.get('dep_links','').split(),

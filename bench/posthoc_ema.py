@@ -6,7 +6,7 @@ Usage: python bench/posthoc_ema.py outputs/mnist_uncond/last.pt --sigma-rels 0.0
 The run must have kept post-hoc EMA snapshots (`fit(..., ema_sigma_rels=[...])`, folder `phema/` beside the checkpoint).
 Each set of weights is scored with `evaluate` (FID with the shipped feature net, n samples, the sampler given, from the
 same seed for every set of weights, so all start from the same noise); `posthoc_model` reconstructs each width by least
-squares from the snapshots ([chapter 6](../nbs/06_ema.ipynb)). MNIST-family runs only (the card needs the feature net).
+squares from the snapshots ([chapter 7](../nbs/07_ema.ipynb)). MNIST-family runs only (the card needs the feature net).
 FID at a fixed checkpoint does not depend on the machine's load; the seconds printed do.
 """
 import argparse, json, time
