@@ -3,8 +3,8 @@
 Usage: python tools/test_nbs.py [--flags "slow"] [--n_workers 2] [NOTEBOOK ...]
 Cells flagged with a `tst_flags` directive (settings.ini) are skipped unless named in --flags.
 Lines that a cell prints starting with the word `checked` (what a slow check compared, against what, and how closely)
-are shown under the notebook's result line, so the log shows that each check ran; the `N passed, M failed` line
-stays last.
+are shown under the notebook's result line, so the log shows that each check ran, and so is the number of cells each
+notebook skipped for their flags (`skipped: 3 slow`); the `N passed, M failed` line stays last.
 """
 import argparse, os, re, sys, time
 from pathlib import Path
@@ -19,7 +19,7 @@ def _stream_lines(cell):
             yield from (''.join(t) if isinstance(t, list) else t).splitlines()
 
 def test_nb(fn, skip_flags=None, force_flags=None, basepath=None):
-    "`nbdev.test.test_nb`, also returning the `checked ...` lines the cells printed: `(ok, seconds, lines)`."
+    "`nbdev.test.test_nb`, also returning the `checked ...` lines the cells printed and what was skipped: `(ok, seconds, lines)`."
     from fastcore.basics import str2bool
     from fastcore.xtras import working_directory
     from execnb.shell import CaptureShell
@@ -31,10 +31,12 @@ def test_nb(fn, skip_flags=None, force_flags=None, basepath=None):
     flags = set(skip_flags or []) - set(force_flags or [])
     nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
     if str2bool(getattr(nb, 'frontmatter_', {}).get('skip_exec', False)) or nb_lang(nb) != 'python': return True, 0, []
+    skipped = {}
     def _no_eval(cell):
         if cell.cell_type != 'code' or 'nbdev_export' + '(' in cell.source: return True
         direc = getattr(cell, 'directives_', {}) or {}
         if direc.get('eval:', [''])[0].lower() == 'false': return True
+        for f in flags & direc.keys(): skipped[f] = skipped.get(f, 0) + 1
         return flags & direc.keys()
     lines = []
     def _collect(cell): lines.extend(l.strip() for l in _stream_lines(cell) if MARKER.match(l.strip()))
@@ -45,6 +47,7 @@ def test_nb(fn, skip_flags=None, force_flags=None, basepath=None):
     except BaseException:
         sys.stderr.write(k.prettytb(fname=fn) + '\n')
         ok = False
+    if skipped: lines.append('skipped: ' + ', '.join(f"{n} {f}" for f, n in sorted(skipped.items())))
     return ok, time.time() - start, lines
 
 def main():
