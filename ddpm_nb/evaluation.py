@@ -14,7 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.docments import docments
 from .schedules import check_choice
-from .forward import to_uint8
+from fastcore.basics import patch
+from .forward import OBJECTIVES, convert, to_uint8
 from .data import DATASETS, get_dataset
 from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, SPACINGS, CallCounter, model_device, sample
 from .sampling import reconstruct
@@ -24,9 +25,9 @@ from .cli import run_cli, _flag_names, _hint_type, _parse_labels
 from .metrics import *
 
 # %% auto #0
-__all__ = ['MetricCard', 'score_samples', 'inception_fid', 'reconstruction_scores', 'generate', 'evaluate', 'eval_card',
-           'eval_parser', 'eval_cli', 'sampler_sweep', 'plot_sweep', 'best_within', 'sweep_table', 'guidance_sweep',
-           'plot_guidance']
+__all__ = ['MetricCard', 'score_samples', 'inception_fid', 'reconstruction_scores', 'generate', 'evaluate', 'MemorisingDenoiser',
+           'eval_card', 'eval_parser', 'eval_cli', 'sampler_sweep', 'plot_sweep', 'best_within', 'sweep_table',
+           'guidance_sweep', 'plot_guidance']
 
 # %% ../nbs/14_evaluation.ipynb #21f86131
 _LOWER_IS_BETTER = {'fid': True, 'kid': True, 'is': False, 'precision': False, 'recall': False,
@@ -296,6 +297,52 @@ def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `mode
         if r['lpips_note']: card.info['notes'].append(r['lpips_note'])
     return card
 
+# %% ../nbs/14_evaluation.ipynb #4448bf43
+class MemorisingDenoiser:
+    "The optimal denoiser of a finite training set: $\\mathbb E[x_0 \\mid x_t]$ under its empirical distribution, a softmax-weighted average of the images."
+    def __init__(self,
+                 images:torch.Tensor,  # the training set `(N, C, H, W)`
+                 schedule,  # the noise schedule (a `Schedule`)
+                 objective:str='eps',  # what a call returns: 'eps', 'x0' or 'v'
+                 labels:torch.Tensor|None=None,  # `(N,)` the images' classes: a class-conditional denoiser (label `num_classes` is the null label: every image)
+                 dtype:torch.dtype=torch.float64,  # the dtype of the computation (float64 stays exact to rounding at the smallest noise levels)
+                ):
+        self.objective, self.schedule, self.dtype = check_choice('objective', objective, OBJECTIVES), schedule, dtype
+        self.images, self.labels = images, labels
+        self.flat = images.flatten(1).to(dtype)
+        self.sqnorm = self.flat.pow(2).sum(1)
+        self.in_channels, self.img_size = images.shape[1], images.shape[-1]
+        self.num_classes = None if labels is None else int(labels.max()) + 1
+
+    def __repr__(self):
+        cond = '' if self.labels is None else f", {self.num_classes} classes"
+        return f"MemorisingDenoiser({len(self.images)} images {tuple(self.images.shape[1:])}, objective={self.objective!r}{cond})"
+
+# %% ../nbs/14_evaluation.ipynb #1ac4c3dd
+@patch
+def weights(self:MemorisingDenoiser, xt:torch.Tensor, t, y=None) -> torch.Tensor:
+    "Posterior probabilities `(B, N)` of each training image given $x_t$ (and the label `y`, where the denoiser has labels)."
+    t = torch.as_tensor(t, device=xt.device).expand(xt.shape[0])
+    ab = self.schedule.alpha_bar.to(device=xt.device, dtype=self.dtype)[t][:, None]
+    X, n2 = self.flat.to(xt.device), self.sqnorm.to(xt.device)
+    logits = (ab.sqrt() * (xt.flatten(1).to(self.dtype) @ X.T) - 0.5 * ab * n2) / (1 - ab)
+    if y is not None and self.labels is not None:
+        y = torch.as_tensor(y, device=xt.device).expand(xt.shape[0])[:, None]
+        logits = logits.masked_fill((self.labels.to(xt.device)[None] != y) & (y < self.num_classes), float('-inf'))
+    return logits.softmax(1)
+
+@patch
+def x0(self:MemorisingDenoiser, xt:torch.Tensor, t, y=None) -> torch.Tensor:
+    "$\\hat x_0 = \\sum_i w_i(x_t)\\,x^{(i)}$, shaped like `xt` (in the denoiser's dtype)."
+    return (self.weights(xt, t, y) @ self.flat.to(xt.device)).view(xt.shape)
+
+@patch
+def __call__(self:MemorisingDenoiser, xt:torch.Tensor, t, y=None) -> torch.Tensor:
+    "The prediction of `self.objective` at $(x_t, t)$ (and `y`), shaped like `xt` and in its dtype."
+    t = torch.as_tensor(t, device=xt.device).expand(xt.shape[0])
+    xd = xt.to(self.dtype)
+    return convert(self.x0(xt, t, y), 'x0', self.objective, xd, t, self.schedule).to(xt.dtype)
+
 # %% ../nbs/14_evaluation.ipynb #f8742cb0
 _EVAL_CHOICES = dict(pretrained=tuple(PRETRAINED), dataset=tuple(d for d in DATASETS if d != 'folder'), sampler=SAMPLERS, spacing=SPACINGS)
 
@@ -445,7 +492,6 @@ def sweep_table(rows:list,  # sweep points
                      [f"| {s} | {r['steps']} steps, {r['calls']:.0f} calls | {r['fid']:.2f} | {r['fid'] / ref['fid']:.2f} | {r.get('precision', float('nan')):.3f} |"
                       for s, r in best_within(rows, max_calls).items()] +
                      [f"| {ref['sampler']} (reference) | {ref['steps']} steps, {ref['calls']:.0f} calls | {ref['fid']:.2f} | 1.00 | {ref.get('precision', float('nan')):.3f} |"])
-
 
 # %% ../nbs/14_evaluation.ipynb #9a1c3e11
 def guidance_sweep(model_or_checkpoint,  # a class-conditional model (with `schedule=`), or a checkpoint of one
