@@ -53,6 +53,7 @@ def _check_plain(obj, where='checkpoint'):
         raise TypeError(f"{where} is a {type(obj).__module__}.{type(obj).__name__}; checkpoints hold only tensors, "
                         "numbers, strings, None, lists, tuples and dicts (so that weights_only loading accepts them)")
 
+# %% ../nbs/09_checkpoints.ipynb #a1f4c2d7
 def _fsync_dir(folder):
     "Make a rename inside `folder` durable (a no-op where directories cannot be opened)."
     with contextlib.suppress(OSError):
@@ -78,6 +79,7 @@ def save_checkpoint(state:dict,  # tensors and plain containers only
     _fsync_dir(path.parent)
     return path
 
+# %% ../nbs/09_checkpoints.ipynb #3a9e5f60
 def load_checkpoint(path,  # a file written by `save_checkpoint`
                     map_location='cpu',  # passed to `torch.load`
                    ) -> dict:
