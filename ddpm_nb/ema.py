@@ -181,6 +181,7 @@ def sigma_rel_to_gamma(sigma_rel,  # the relative width, in (0, 12**-0.5]; float
     g = g.clamp(min=0)
     return g if torch.is_tensor(sigma_rel) else g.item()
 
+# %% ../nbs/07_ema.ipynb #3f6c9a51
 def power_beta(step:int,  # $t$: optimizer steps so far, counting this one (1 on the first)
                sigma_rel:float):  # the relative width of the profile
     "The decay $\\beta_t = (1-1/t)^{\\gamma+1}$ that keeps the average proportional to $\\tau^\\gamma$ over steps $1..t$."
