@@ -47,6 +47,7 @@ def _want_download(download) -> bool:
     if download is None: return os.environ.get('DDPM_NB_OFFLINE', '0').lower() in ('', '0', 'false', 'no')
     return bool(download)
 
+# %% ../nbs/08_data.ipynb #c41d8e6f
 def _fetch_or_fail(what:str,  # human name of the dataset, e.g. 'MNIST (train)'
                    files:list,  # the paths that must exist afterwards
                    url:str,  # where the files come from (also probed for reachability)
@@ -195,6 +196,7 @@ def _open_image(path, channels:int, size:int|None) -> torch.Tensor:
         a = np.asarray(im, dtype=np.uint8)
     return torch.from_numpy(a.copy()).reshape(a.shape[0], a.shape[1], channels).permute(2, 0, 1)
 
+# %% ../nbs/08_data.ipynb #e8a3c5b1
 class ImageFiles(ImageDataset):
     "Image files decoded on access, served as float `(C, H, W)` in [-1, 1] with their integer labels."
     def __init__(self, files:list,  # image paths
@@ -241,6 +243,7 @@ def _extract_once(zip_path:Path, root:Path, folder:str):
         raise ValueError(f"{zip_path} is not a valid zip file (truncated download?); delete it and retry") from None
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
+# %% ../nbs/08_data.ipynb #f2b6d0c8
 def _tiny_imagenet_files(root:Path, train, download):
     "File paths, labels and wnids of Tiny ImageNet's train or val split."
     base, zpath = root/'tiny-imagenet-200', root/'tiny-imagenet-200.zip'
@@ -300,6 +303,7 @@ def _convert_tensor(images:torch.Tensor, size:int|None, channels:int|None) -> to
         out.append(x.round_().clamp_(0, 255).to(torch.uint8))
     return torch.cat(out)
 
+# %% ../nbs/08_data.ipynb #0a9c7e35
 def get_dataset(name:str,  # one of `DATASETS`
                 root=None,  # data root (see `data_root`); for 'folder', the image folder itself
                 train:bool=True,  # training split, else test (validation for Tiny ImageNet)
