@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 import matplotlib.pyplot as plt
 import torch
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .schedules import Schedule, check_choice
 from .forward import OBJECTIVES, q_sample, q_posterior, convert
@@ -129,21 +130,49 @@ class Bound:
         return (f"Bound({self.bpd:.4f} ± {self.se:.4f} bits/dim, n={self.n}, "
                 f"{'all T terms' if self.exact else f'{len(self.by_stratum)} strata'}, {self.seconds:.1f}s)")
 
-    def _repr_markdown_(self):
-        how = f"all {len(self.by_stratum) + 1} terms" if self.exact else f"{len(self.by_stratum)} strata of $t$"
-        rows = [('bound', f"**{self.bpd:.4f} ± {self.se:.4f}** bits/dim (± one standard error)"), ('images', self.n),
-                ('$L_T$ (prior)', f"{self.prior:.2e}"), ('$\\sum L_{t-1}$ (diffusion)', f"{self.diffusion:.4f}"),
-                ('$L_0$ (decoder)', f"{self.decoder:.4f}"), ('terms', how),
-                ('variance, bins, clip', f"{self.variance}, {self.bins}, {self.clip}"), ('time', f"{self.seconds:.1f} s")]
-        return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+# %% ../nbs/16_likelihood.ipynb #5d0b6c21
+@patch
+def _repr_markdown_(self:Bound):
+    "The bound, its parts and how it was computed, as the table a notebook shows."
+    how = f"all {len(self.by_stratum) + 1} terms" if self.exact else f"{len(self.by_stratum)} strata of $t$"
+    rows = [('bound', f"**{self.bpd:.4f} ± {self.se:.4f}** bits/dim (± one standard error)"), ('images', self.n),
+            ('$L_T$ (prior)', f"{self.prior:.2e}"), ('$\\sum L_{t-1}$ (diffusion)', f"{self.diffusion:.4f}"),
+            ('$L_0$ (decoder)', f"{self.decoder:.4f}"), ('terms', how),
+            ('variance, bins, clip', f"{self.variance}, {self.bins}, {self.clip}"), ('time', f"{self.seconds:.1f} s")]
+    return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
-    def plot(self, ax=None, label=None):
-        "Bits per dimension per timestep (each stratum's share spread over its steps) against $t$, log scales."
-        if ax is None: _, ax = plt.subplots(figsize=(5, 3.2))
-        e = self.edges.double()
-        ax.stairs((self.by_stratum / (e[1:] - e[:-1])).numpy(), e.numpy(), label=label)
-        ax.set(xscale='log', yscale='log', xlabel='$t$ of the term $L_t$ (0-based step; $L_0$ not shown)', ylabel='bits/dim per step')
-        return ax
+@patch
+def plot(self:Bound, ax=None, label=None):
+    "Bits per dimension per timestep (each stratum's share spread over its steps) against $t$, log scales."
+    if ax is None: _, ax = plt.subplots(figsize=(5, 3.2))
+    e = self.edges.double()
+    ax.stairs((self.by_stratum / (e[1:] - e[:-1])).numpy(), e.numpy(), label=label)
+    ax.set(xscale='log', yscale='log', xlabel='$t$ of the term $L_t$ (0-based step; $L_0$ not shown)', ylabel='bits/dim per step')
+    return ax
+
+# %% ../nbs/16_likelihood.ipynb #9a41d6e2
+def _check_bound_args(x0, schedule, objective, variance, strata, y) -> torch.Tensor:
+    "The strata edges for `nll_bpd`, after refusing the arguments it cannot use."
+    check_choice('objective', objective, OBJECTIVES); check_choice('variance', variance, VARIANCES)
+    edges = make_strata(schedule.T, strata)
+    if x0.ndim < 2 or len(x0) < 1: raise ValueError(f"x0 must be a batch (N, ...) with N >= 1, got shape {tuple(x0.shape)}")
+    if objective == 'eps' and (schedule.alpha_bar == 0).any():
+        raise ValueError("objective='eps' cannot give x0 where alpha_bar = 0 (zero terminal SNR): the bound needs an 'x0' or 'v' model")
+    if y is not None and len(y) != len(x0): raise ValueError(f"y must hold one label per image ({len(x0)}), got {len(y)}")
+    return edges
+
+def _batch_terms(den, xb, s, edges, variance, bins, generator, bar) -> tuple:
+    "Per-image $L_T$ `(B,)`, $L_0$ `(B,)` and stratified $|S_k|\\,L_{t_k-1}$ `(B, K)` of one batch, in nats, on the CPU."
+    B, dev = len(xb), xb.device
+    lo, size = edges[:-1].tolist(), (edges[1:] - edges[:-1]).tolist()
+    term = lambda t: vlb_term(den, xb, t, s, variance, bins, torch.randn(xb.shape, generator=generator, device=dev, dtype=torch.float64))
+    prior = prior_kl(xb.double(), s).flatten(1).sum(1)                                  # L_T
+    dec = term(torch.zeros(B, dtype=torch.long, device=dev)); bar.update()              # L_0
+    diff = torch.zeros(B, len(size), dtype=torch.float64, device=dev)
+    for k in range(len(size)):                                                          # L_{t-1}, t = 2..T
+        t = lo[k] + torch.randint(size[k], (B,), generator=generator, device=dev)
+        diff[:, k] = size[k] * term(t); bar.update()
+    return prior.cpu(), dec.cpu(), diff.cpu()
 
 # %% ../nbs/16_likelihood.ipynb #c9435a33
 @torch.no_grad()
@@ -162,16 +191,11 @@ def nll_bpd(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning the
             progress:bool=True,  # show a progress bar
            ) -> Bound:
     "Ho et al.'s variational bound $L_T + \\sum_t L_{t-1} + L_0$ on $-\\log p_\\theta(x_0)$ per image, in bits per dimension."
-    check_choice('objective', objective, OBJECTIVES); check_choice('variance', variance, VARIANCES)
-    edges = make_strata(schedule.T, strata)
-    if x0.ndim < 2 or len(x0) < 1: raise ValueError(f"x0 must be a batch (N, ...) with N >= 1, got shape {tuple(x0.shape)}")
-    if objective == 'eps' and (schedule.alpha_bar == 0).any():
-        raise ValueError("objective='eps' cannot give x0 where alpha_bar = 0 (zero terminal SNR): the bound needs an 'x0' or 'v' model")
-    if y is not None and len(y) != len(x0): raise ValueError(f"y must hold one label per image ({len(x0)}), got {len(y)}")
+    edges = _check_bound_args(x0, schedule, objective, variance, strata, y)
     device = torch.device(device) if device is not None else model_device(model, x0.device)
     s = schedule.to(device=device, dtype=torch.float64)
     if isinstance(generator, int) and not isinstance(generator, bool): generator = torch.Generator(device=device).manual_seed(generator)
-    N, D, K, lo, size = len(x0), x0[0].numel(), len(edges) - 1, edges[:-1].tolist(), (edges[1:] - edges[:-1]).tolist()
+    N, D, K = len(x0), x0[0].numel(), len(edges) - 1
     prior, dec, diff = torch.zeros(N, dtype=torch.float64), torch.zeros(N, dtype=torch.float64), torch.zeros(N, K, dtype=torch.float64)
     start, training = time.perf_counter(), getattr(model, 'training', False) is True
     if training: model.eval()
@@ -179,18 +203,12 @@ def nll_bpd(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning the
         with tqdm(total=math.ceil(N / batch_size) * (K + 1), disable=not progress, desc='bound', leave=False) as bar:
             for i in range(0, N, batch_size):
                 xb = x0[i:i + batch_size].to(device)
-                B = len(xb)
-                den = Denoiser(model, s, objective=objective, clip=clip, y=None if y is None else y[i:i + B].to(device))
-                term = lambda t: vlb_term(den, xb, t, s, variance, bins, torch.randn(xb.shape, generator=generator, device=device, dtype=torch.float64))
-                prior[i:i + B] = prior_kl(xb.double(), s).flatten(1).sum(1).cpu()                 # L_T
-                dec[i:i + B] = term(torch.zeros(B, dtype=torch.long, device=device)).cpu(); bar.update()   # L_0
-                for k in range(K):                                                                 # L_{t-1}, t = 2..T
-                    t = lo[k] + torch.randint(size[k], (B,), generator=generator, device=device)
-                    diff[i:i + B, k] = size[k] * term(t).cpu(); bar.update()
+                j, yb = i + len(xb), None if y is None else y[i:i + len(xb)].to(device)
+                den = Denoiser(model, s, objective=objective, clip=clip, y=yb)
+                prior[i:j], dec[i:j], diff[i:j] = _batch_terms(den, xb, s, edges, variance, bins, generator, bar)
     finally:
         if training: model.train()
-    per_image = (prior + dec + diff.sum(1)) / (D * math.log(2))
-    bits = lambda v: float(v.mean() / (D * math.log(2)))
+    per_image, bits = (prior + dec + diff.sum(1)) / (D * math.log(2)), lambda v: float(v.mean() / (D * math.log(2)))
     return Bound(float(per_image.mean()), float(per_image.std() / math.sqrt(N)) if N > 1 else math.nan, N, per_image,
                  bits(prior), bits(diff.sum(1)), bits(dec), edges, diff.mean(0) / (D * math.log(2)),
                  time.perf_counter() - start, variance, bins, clip)
@@ -216,6 +234,32 @@ def gaussian_bound(mean:float,  # the data's mean $m$ (every pixel)
     out['bound'] = out['prior'] + out['diffusion'] + out['decoder']
     return out
 
+# %% ../nbs/16_likelihood.ipynb #3f8e2b71
+def _finite_log_snr(schedule:Schedule) -> tuple:
+    "The `(T,)` log-SNR table in float64 on the CPU, and its finite range `(lo, hi)` (zero terminal SNR: $\\lambda = -\\infty$ left out)."
+    lam_t = schedule.log_snr.double().cpu()
+    ok = torch.isfinite(lam_t)
+    return lam_t, float(lam_t[ok].min()), float(lam_t[ok].max())
+
+def _even_log_snr_steps(schedule:Schedule, N:int, generator) -> torch.Tensor:
+    "`N` timesteps `LongTensor (N,)`, shuffled, whose log-SNR spreads evenly over the schedule's finite range."
+    lam_t, lo, hi = _finite_log_snr(schedule)
+    target = hi - (torch.arange(N, dtype=torch.float64) + torch.rand(N, generator=generator, dtype=torch.float64)) / N * (hi - lo)
+    t_all = (lam_t[None] - target[:, None]).abs().masked_fill(~torch.isfinite(lam_t)[None], torch.inf).argmin(1)
+    return t_all[torch.randperm(N, generator=generator)]
+
+def _bin_by_log_snr(err:torch.Tensor, t_all:torch.Tensor, schedule:Schedule, bins:int) -> dict:
+    "Mean, standard error and count of the per-image errors `err (N,)` at steps `t_all` in `bins` equal bins of log-SNR."
+    lam_t, lo, hi = _finite_log_snr(schedule)
+    lam, edges = lam_t[t_all], torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
+    b = torch.bucketize(lam, edges[1:-1])
+    count = torch.bincount(b, minlength=bins)
+    mse = torch.bincount(b, err, minlength=bins) / count
+    var = torch.bincount(b, err ** 2, minlength=bins) / count - mse ** 2
+    steps = torch.bincount(torch.bucketize(lam_t[torch.isfinite(lam_t)], edges[1:-1]), minlength=bins)  # timesteps of [0, T) per bin
+    return dict(edges=edges, centre=(edges[1:] + edges[:-1]) / 2, mse=mse, se=(var.clamp(min=0) / (count - 1).clamp(min=1)).sqrt(),
+                count=count, steps=steps, log_snr=lam, t=t_all, err=err)
+
 # %% ../nbs/16_likelihood.ipynb #ee36a2e3
 @torch.no_grad()
 def loss_by_snr(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning the `objective` prediction
@@ -234,19 +278,11 @@ def loss_by_snr(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1: raise ValueError(f"bins must be an int >= 1, got {bins!r}")
     device = torch.device(device) if device is not None else model_device(model, x0.device)
     if isinstance(generator, int) and not isinstance(generator, bool): generator = torch.Generator().manual_seed(generator)
-    lam_t = schedule.log_snr.double().cpu()
-    ok = torch.isfinite(lam_t)   # zero terminal SNR: lambda = -inf at the last step, left out
-    lo, hi = float(lam_t[ok].min()), float(lam_t[ok].max())
-    N = len(x0)
-    target = hi - (torch.arange(N, dtype=torch.float64) + torch.rand(N, generator=generator, dtype=torch.float64)) / N * (hi - lo)
-    t_all = (lam_t[None] - target[:, None]).abs().masked_fill(~ok[None], torch.inf).argmin(1)   # log-SNR spread evenly
-    t_all = t_all[torch.randperm(N, generator=generator)]
-    err = torch.empty(N, dtype=torch.float64)
-    sch = schedule.to(device=device)
+    t_all, err, sch = _even_log_snr_steps(schedule, len(x0), generator), torch.empty(len(x0), dtype=torch.float64), schedule.to(device=device)
     training = getattr(model, 'training', False) is True
     if training: model.eval()
     try:
-        for i in tqdm(range(0, N, batch_size), disable=not progress, leave=False):
+        for i in tqdm(range(0, len(x0), batch_size), disable=not progress, leave=False):
             xb, t = x0[i:i + batch_size].to(device), t_all[i:i + batch_size].to(device)
             noise = torch.randn(xb.shape, generator=generator).to(device=device, dtype=xb.dtype)
             xt = q_sample(xb, t, sch, noise)
@@ -254,15 +290,7 @@ def loss_by_snr(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning
             err[i:i + len(xb)] = (convert(pred.to(xt.dtype), objective, 'x0', xt, t, sch) - xb).double().pow(2).flatten(1).mean(1).cpu()
     finally:
         if training: model.train()
-    lam = lam_t[t_all]
-    edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
-    b = torch.bucketize(lam, edges[1:-1])
-    count = torch.bincount(b, minlength=bins)
-    mse = torch.bincount(b, err, minlength=bins) / count
-    var = torch.bincount(b, err ** 2, minlength=bins) / count - mse ** 2
-    steps = torch.bincount(torch.bucketize(lam_t[ok], edges[1:-1]), minlength=bins)  # timesteps of [0, T) in each bin
-    return dict(edges=edges, centre=(edges[1:] + edges[:-1]) / 2, mse=mse, se=(var.clamp(min=0) / (count - 1).clamp(min=1)).sqrt(),
-                count=count, steps=steps, log_snr=lam, t=t_all, err=err)
+    return _bin_by_log_snr(err, t_all, schedule, bins)
 
 # %% ../nbs/16_likelihood.ipynb #5bafd44a
 def objective_weights(schedule:Schedule,  # the noise schedule
