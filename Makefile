@@ -5,6 +5,8 @@
 #                   denoising-diffusion-pytorch), the references the slow cells cross-check against (what CI runs)
 #   make sample     64 digits from the pretrained model shipped in the package
 #   make docs       build the docs site into _proc/_docs (without Quarto); make check-site opens every page in Chromium
+#   make check-lab  run chapters 01 and 06 in JupyterLab in headless Chromium (errors, widgets, maths, figures)
+#   make check-fresh  run chapters from a wheel in a new virtual environment outside the repository, as on Colab
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -14,7 +16,7 @@ export DDPM_NB_DATA ?= $(CURDIR)/data
 SHARED_DATA ?= $(or $(DDPM_NB_SHARED_DATA),../shared/data)
 DATASETS := MNIST FashionMNIST
 
-.PHONY: setup setup-bench data train test test-slow sample docs check-site export
+.PHONY: setup setup-bench data train test test-slow check-lab check-fresh sample docs check-site export
 
 $(STAMP): settings.ini setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +53,13 @@ test: setup data
 
 test-slow: setup-bench data
 	$(PY) tools/test_nbs.py --flags slow
+
+# the learner's path: chapters run in JupyterLab in headless Chromium, and from a wheel in a fresh venv elsewhere
+check-lab: setup data
+	$(PY) tools/check_lab.py
+
+check-fresh: setup data
+	$(PY) tools/check_fresh.py
 
 sample: setup
 	$(VENV)/bin/ddpm_nb_sample --pretrained mnist --sampler dpm++2m --steps 20 --outdir outputs/pretrained_samples

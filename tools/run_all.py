@@ -5,7 +5,7 @@ cells included, which the test run skips. Each chapter runs in a fresh kernel-li
 (`IN_TEST` unset), so optional checks behave as they do for a learner. Prints one line per chapter (seconds, the
 three slowest cells) and writes one record per chapter to `bench/results/chapter_run_all.jsonl`
 (`--no-record`: print only). Timings are only meaningful on an otherwise idle machine.
-Usage: python tools/run_all.py [NOTEBOOK ...] [--no-record] [--budget 300]
+Usage: python tools/run_all.py [NOTEBOOK ...] [--no-record] [--budget 300] [--data DIR]
 """
 import argparse, os, sys, time
 from pathlib import Path
@@ -36,10 +36,12 @@ def main():
     ap.add_argument('paths', nargs='*', help='notebooks (default: every chapter and the home page)')
     ap.add_argument('--no-record', action='store_true', help='print only; write no record')
     ap.add_argument('--budget', type=float, default=300, help='seconds a chapter may take (the run fails above it)')
+    ap.add_argument('--data', default=str(ROOT / 'data'), help="the data root (DDPM_NB_DATA); '' leaves it unset: ./data")
     a = ap.parse_args()
     os.environ.pop('IN_TEST', None)
     os.environ.setdefault('MPLBACKEND', 'Agg')
-    os.environ.setdefault('DDPM_NB_DATA', str(ROOT / 'data'))
+    if a.data: os.environ['DDPM_NB_DATA'] = a.data
+    else: os.environ.pop('DDPM_NB_DATA', None)
     files = [Path(p).resolve() for p in a.paths] or sorted((ROOT / 'nbs').glob('[0-9]*.ipynb')) + [ROOT / 'nbs' / 'index.ipynb']
     if not a.no_record: from ddpm_nb.records import make_record, write_record
     failed = []
