@@ -15,7 +15,7 @@ from .schedules import SCHEDULES, Schedule, check_choice, make_schedule
 # %% auto #0
 __all__ = ['OBJECTIVES', 'extract', 'q_step', 'q_sample', 'q_posterior', 'v_target', 'x0_from_eps', 'eps_from_x0', 'x0_from_v',
            'eps_from_v', 'v_from_eps', 'v_from_x0', 'convert', 'to_uint8', 'from_uint8', 'to_image', 'save_grid',
-           'noising_widget']
+           'noising_panels', 'noising_widget']
 
 # %% ../nbs/01_forward.ipynb #7d48f407
 def _timesteps(t, B:int, T:int, device) -> torch.Tensor:
@@ -83,10 +83,9 @@ def q_posterior(x0:torch.Tensor,  # clean images (or a model's estimate of them)
     mean = extract(schedule.posterior_mean_coef1, t, xt) * x0 + extract(schedule.posterior_mean_coef2, t, xt) * xt
     return mean, extract(schedule.posterior_variance, t, xt), extract(schedule.posterior_log_variance_clipped, t, xt)
 
-# %% ../nbs/01_forward.ipynb #89a31163
+# %% ../nbs/01_forward.ipynb #7612813d
 OBJECTIVES = ('eps', 'x0', 'v')
 
-# %% ../nbs/01_forward.ipynb #7612813d
 def v_target(x0:torch.Tensor,  # clean images `(B, C, H, W)`
              eps:torch.Tensor,  # the noise $\epsilon$ that made $x_t$, `x0`'s shape
              t,  # `LongTensor (B,)` in `[0, T)`, or an int
@@ -208,14 +207,43 @@ def _png(img:np.ndarray) -> bytes:
     buf = io.BytesIO(); Image.fromarray(img).save(buf, format='png')
     return buf.getvalue()
 
+def _fig_png(fig, dpi:int=75) -> bytes:
+    "PNG bytes of a matplotlib figure."
+    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi)
+    return buf.getvalue()
+
+def noising_panels(xt:torch.Tensor,  # a noised image `(C, H, W)` (or a batch of them): its pixels make the histogram
+                   t:int,  # its timestep in `[0, T)`, marked on the curves
+                   schedule:Schedule,
+                   axs=None,  # three matplotlib axes to draw on; default: a new `Figure`
+                  ):
+    "$\\bar\\alpha_t$ and SNR against $t$ with `t` marked, and the histogram of `xt`'s pixels against $\\mathcal N(0,1)$; returns the figure."
+    if axs is None:
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(8.5, 3.4))
+        axs = fig.subplots(1, 3, gridspec_kw=dict(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.35))
+    ax_ab, ax_snr, ax_hist = axs
+    ts, ab, snr = np.arange(schedule.T), schedule.alpha_bar.double().cpu().numpy(), schedule.snr.double().cpu().numpy()
+    ax_ab.plot(ts, ab); ax_ab.plot([t], [ab[t]], 'o', color='C3')
+    ax_ab.set(xlabel='t', ylim=(-0.03, 1.03), title=rf'$\bar\alpha_t$ = {ab[t]:.3g}')
+    pos = snr > 0  # SNR = 0 (zero terminal SNR) has no place on a log axis
+    ax_snr.plot(ts[pos], snr[pos]); ax_snr.plot([t] if pos[t] else [], [snr[t]] if pos[t] else [], 'o', color='C3')
+    ax_snr.set(xlabel='t', yscale='log', title=f'SNR = {snr[t]:.3g}')
+    grid = np.linspace(-4, 4, 200)
+    ax_hist.hist(xt.detach().double().cpu().flatten().numpy(), bins=np.linspace(-4, 4, 49), density=True, color='C0', alpha=0.6)
+    ax_hist.plot(grid, np.exp(-grid ** 2 / 2) / math.sqrt(2 * math.pi), 'k--', label='N(0, 1)')
+    ax_hist.set(xlabel='pixel value of $x_t$', ylabel='density', title='histogram of $x_t$'); ax_hist.legend(fontsize=7)
+    return ax_ab.figure
+
+# %% ../nbs/01_forward.ipynb #9e5d4c17
 def noising_widget(x0:torch.Tensor,  # one image `(C, H, W)` in [-1, 1], C = 1 or 3
                    schedules:dict|None=None,  # {label: Schedule}; default: the three schedules at T=1000
                    noise:torch.Tensor|None=None,  # $\epsilon$ of `x0`'s shape; drawn with `seed` if None
                    seed:int=0,  # seed for `noise`
                    t:int=200,  # initial timestep
-                   zoom:int=8,  # magnification of the displayed image
+                   zoom:int|None=None,  # magnification of the displayed image; default: about 256 pixels across
                   ):
-    "An ipywidgets control (slider over `t`, dropdown over schedules) showing $x_t \\sim q(x_t \\mid x_0)$ live."
+    "An ipywidgets control (slider over `t`, dropdown over schedules) showing $x_t \\sim q(x_t \\mid x_0)$, $\\bar\\alpha_t$, SNR and the pixel histogram live."
     try: import ipywidgets as W
     except ImportError: raise ImportError("noising_widget needs ipywidgets: pip install ipywidgets") from None
     x0 = torch.as_tensor(x0).detach().float().cpu()
@@ -224,16 +252,18 @@ def noising_widget(x0:torch.Tensor,  # one image `(C, H, W)` in [-1, 1], C = 1 o
     schedules = schedules or {n: make_schedule(n) for n in SCHEDULES}
     if noise is None: noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     if noise.shape != x0.shape: raise ValueError(f"noise must have x0's shape {tuple(x0.shape)}, got {tuple(noise.shape)}")
+    zoom = zoom or max(1, 256 // max(x0.shape[1:]))
     first = next(iter(schedules.values()))
     dropdown = W.Dropdown(options=list(schedules), description='schedule')
-    slider = W.IntSlider(value=min(t, first.T - 1), min=0, max=first.T - 1, description='t', continuous_update=True)
-    image, info = W.Image(format='png'), W.HTML()
+    slider = W.IntSlider(value=min(t, first.T - 1), min=0, max=first.T - 1, description='t', continuous_update=False)
+    image, panels, info = W.Image(format='png'), W.Image(format='png'), W.HTML()
     def update(*_):
         sc = schedules[dropdown.value].to(dtype=torch.float32)
         slider.max = sc.T - 1
         i = min(slider.value, sc.T - 1)
-        image.value = _png(to_image(q_sample(x0[None], i, sc, noise[None]), scale=zoom))
+        xt = q_sample(x0[None], i, sc, noise[None])
+        image.value, panels.value = _png(to_image(xt, scale=zoom)), _fig_png(noising_panels(xt, i, sc))
         info.value = f"t = {i}: &alpha;&#772; = {sc.alpha_bar[i].item():.4g}, SNR = {sc.snr[i].item():.3g}"
     dropdown.observe(update, 'value'); slider.observe(update, 'value')
     update()
-    return W.VBox([W.HBox([dropdown, slider]), image, info])
+    return W.VBox([W.HBox([dropdown, slider]), W.HBox([image, panels]), info])

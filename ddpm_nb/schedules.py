@@ -28,6 +28,25 @@ def _check_beta(beta: torch.Tensor):
         raise ValueError(f"only the last beta may equal 1 (zero terminal SNR); beta is 1 at t={(beta[:-1] == 1).nonzero()[0].item()}")
 
 # %% ../nbs/00_schedules.ipynb #ee2d56fe
+def _tables(beta:torch.Tensor,  # `(T,)` float64 variances, checked by `_check_beta`
+           ) -> dict:
+    "Every per-timestep table of a schedule, by its formula, in float64."
+    alpha = 1 - beta
+    alpha_bar = torch.cumprod(alpha, 0)
+    alpha_bar_prev = torch.cat([alpha_bar.new_ones(1), alpha_bar[:-1]])
+    post_var = beta * (1 - alpha_bar_prev) / (1 - alpha_bar)
+    # post_var[0] is 0: its log is clipped to the value at the next step (Ho et al.'s convention)
+    post_logvar = torch.log(torch.cat([post_var[1:2], post_var[1:]])) if len(beta) > 1 else torch.log(beta)
+    return dict(
+        beta=beta, alpha=alpha, alpha_bar=alpha_bar, alpha_bar_prev=alpha_bar_prev,
+        sqrt_alpha_bar=alpha_bar.sqrt(), sqrt_one_minus_alpha_bar=(1 - alpha_bar).sqrt(),
+        snr=alpha_bar / (1 - alpha_bar), log_snr=torch.log(alpha_bar) - torch.log1p(-alpha_bar),
+        posterior_variance=post_var, posterior_log_variance_clipped=post_logvar,
+        posterior_mean_coef1=beta * alpha_bar_prev.sqrt() / (1 - alpha_bar),
+        posterior_mean_coef2=(1 - alpha_bar_prev) * alpha.sqrt() / (1 - alpha_bar),
+    )
+
+# %% ../nbs/00_schedules.ipynb #5b0c93e1
 class Schedule:
     "Per-timestep tables of a DDPM noise schedule: every attribute is a `(T,)` tensor indexed by `t` in `[0, T)`."
     def __init__(self,
@@ -41,35 +60,35 @@ class Schedule:
         _check_beta(beta)
         self.name, self.T, self.dtype, self._beta64 = name, len(beta), dtype, beta
         self.config = None  # the `make_schedule` arguments that rebuild this schedule, when it came from there
-        alpha = 1 - beta
-        alpha_bar = torch.cumprod(alpha, 0)
-        alpha_bar_prev = torch.cat([alpha_bar.new_ones(1), alpha_bar[:-1]])
-        post_var = beta * (1 - alpha_bar_prev) / (1 - alpha_bar)
-        # post_var[0] is 0: its log is clipped to the value at the next step (Ho et al.'s convention)
-        post_logvar = torch.log(torch.cat([post_var[1:2], post_var[1:]])) if self.T > 1 else torch.log(beta)
-        tables = dict(
-            beta=beta, alpha=alpha, alpha_bar=alpha_bar, alpha_bar_prev=alpha_bar_prev,
-            sqrt_alpha_bar=alpha_bar.sqrt(), sqrt_one_minus_alpha_bar=(1 - alpha_bar).sqrt(),
-            snr=alpha_bar / (1 - alpha_bar), log_snr=torch.log(alpha_bar) - torch.log1p(-alpha_bar),
-            posterior_variance=post_var, posterior_log_variance_clipped=post_logvar,
-            posterior_mean_coef1=beta * alpha_bar_prev.sqrt() / (1 - alpha_bar),
-            posterior_mean_coef2=(1 - alpha_bar_prev) * alpha.sqrt() / (1 - alpha_bar),
-        )
+        tables = _tables(beta)
         self._names = list(tables)
         for k, v in tables.items(): setattr(self, k, v.to(dtype))
 
-    @property
-    def device(self) -> torch.device: return self.beta.device
-    def __len__(self): return self.T
-    def __repr__(self):
-        return (f"Schedule({self.name!r}, T={self.T}, beta[0]={self.beta[0].item():.3g}, "
-                f"beta[-1]={self.beta[-1].item():.3g}, final SNR={self.snr[-1].item():.3g})")
-    def _repr_markdown_(self):
-        rows = [('T', self.T), ('beta[0], beta[-1]', f"{self.beta[0].item():.4g}, {self.beta[-1].item():.4g}"),
-                ('alpha_bar[-1]', f"{self.alpha_bar[-1].item():.3g}"),
-                ('SNR[0], SNR[-1]', f"{self.snr[0].item():.3g}, {self.snr[-1].item():.3g}"),
-                ('dtype, device', f"{self.dtype}, {self.device}")]
-        return f"**Schedule `{self.name}`**\n\n| | |\n|---|---|\n" + '\n'.join(f"| {k} | {v} |" for k, v in rows)
+# %% ../nbs/00_schedules.ipynb #8a4b6c21
+@patch(as_prop=True)
+def device(self:Schedule) -> torch.device:
+    "The device the tables live on."
+    return self.beta.device
+
+@patch
+def __len__(self:Schedule):
+    "`T`, the number of steps."
+    return self.T
+
+@patch
+def __repr__(self:Schedule):
+    "One line: name, `T`, the first and last beta, the final SNR."
+    return (f"Schedule({self.name!r}, T={self.T}, beta[0]={self.beta[0].item():.3g}, "
+            f"beta[-1]={self.beta[-1].item():.3g}, final SNR={self.snr[-1].item():.3g})")
+
+@patch
+def _repr_markdown_(self:Schedule):
+    "The same as a small table, for notebooks."
+    rows = [('T', self.T), ('beta[0], beta[-1]', f"{self.beta[0].item():.4g}, {self.beta[-1].item():.4g}"),
+            ('alpha_bar[-1]', f"{self.alpha_bar[-1].item():.3g}"),
+            ('SNR[0], SNR[-1]', f"{self.snr[0].item():.3g}, {self.snr[-1].item():.3g}"),
+            ('dtype, device', f"{self.dtype}, {self.device}")]
+    return f"**Schedule `{self.name}`**\n\n| | |\n|---|---|\n" + '\n'.join(f"| {k} | {v} |" for k, v in rows)
 
 # %% ../nbs/00_schedules.ipynb #e021a73a
 @patch
