@@ -16,6 +16,7 @@ from .schedules import Schedule, check_choice
 from .forward import OBJECTIVES, q_sample, q_posterior, convert
 from .losses import min_snr_weight
 from .samplers import VARIANCES, Denoiser, model_device
+from .evaluation import MemorisingDenoiser
 
 # %% auto #0
 __all__ = ['normal_kl', 'model_log_variance', 'prior_kl', 'decoder_log_likelihood', 'vlb_term', 'make_strata', 'Bound', 'nll_bpd',
@@ -328,34 +329,4 @@ def plot_loss_by_snr(curves:dict,  # {label: output of `loss_by_snr`}
     return fig
 
 # %% ../nbs/16_likelihood.ipynb #6bbf1807
-class MemorisingDenoiser:
-    "The optimal denoiser of a finite training set: $\\mathbb E[x_0 \\mid x_t]$ under its empirical distribution, a softmax-weighted average of the images."
-    num_classes = None  # unconditional, for `sample`
-    def __init__(self,
-                 images:torch.Tensor,  # the training set `(N, C, H, W)`
-                 schedule:Schedule,  # the noise schedule
-                 objective:str='eps',  # what `__call__` returns: 'eps', 'x0' or 'v'
-                ):
-        self.objective, self.schedule = check_choice('objective', objective, OBJECTIVES), schedule
-        self.images = images
-        self.flat = images.flatten(1)
-        self.sqnorm = self.flat.pow(2).sum(1)
-
-    def weights(self, xt:torch.Tensor, t) -> torch.Tensor:
-        "Posterior probabilities `(B, N)` of each training image given $x_t$: softmax of $-\\lVert x_t - \\sqrt{\\bar\\alpha_t}x^{(i)}\\rVert^2 / 2(1-\\bar\\alpha_t)$."
-        t = torch.as_tensor(t, device=xt.device).expand(xt.shape[0])
-        ab = self.schedule.alpha_bar.to(device=xt.device, dtype=xt.dtype)[t][:, None]
-        X, n2 = self.flat.to(xt), self.sqnorm.to(xt)
-        logits = (ab.sqrt() * (xt.flatten(1) @ X.T) - 0.5 * ab * n2) / (1 - ab)   # the -|x_t|^2 term is the same for every i
-        return logits.softmax(1)
-
-    def x0(self, xt:torch.Tensor, t) -> torch.Tensor:
-        "$\\hat x_0 = \\sum_i w_i(x_t)\\,x^{(i)}$, shaped like `xt`."
-        return (self.weights(xt, t) @ self.flat.to(xt)).view_as(xt)
-
-    def __call__(self, xt:torch.Tensor, t, y=None) -> torch.Tensor:
-        "The prediction of `self.objective` at $(x_t, t)$, shaped like `xt`."
-        t = torch.as_tensor(t, device=xt.device).expand(xt.shape[0])
-        return convert(self.x0(xt, t), 'x0', self.objective, xt, t, self.schedule)
-
-    def __repr__(self): return f"MemorisingDenoiser({len(self.images)} images {tuple(self.images.shape[1:])}, objective={self.objective!r})"
+_all_ = ['MemorisingDenoiser']   # defined in ddpm_nb.evaluation; re-exported here
