@@ -1,10 +1,14 @@
 """Run notebooks top to bottom and save them with their outputs (plots, tables), for the docs site.
 
 Cells flagged `#| slow` or `#| gpu` (settings.ini `tst_flags`) and `#| eval: false` cells are not
-run: they keep the outputs they have. Stops at the first error, leaving that notebook unchanged.
+run: they keep the outputs they have. Stops at the first error, leaving that notebook unchanged. Widget outputs are
+not saved (their state cannot be restored when the notebook is reopened, where they would show "Error displaying
+widget"): a chapter that shows a widget follows it with a still picture for the docs.
 Usage: python tools/exec_nbs.py [NOTEBOOK ...]   (default: every notebook in nbs/)
 """
 import os, sys
+
+WIDGET = 'application/vnd.jupyter.widget-view+json'
 from pathlib import Path
 
 def main():
@@ -32,6 +36,10 @@ def main():
         try:
             with working_directory(fn.parent): k.run_all(nb, exc_stop=True, preproc=lambda c: c.idx_ in skip)
         except Exception as e: print(f'FAIL {fn.name}: {e!r}'); failed.append(fn.name); continue
+        for c in nb.cells:
+            if c.cell_type == 'code':
+                c.outputs = [o for o in c.get('outputs', []) if WIDGET not in (o.get('data') or {})]
+        nb.metadata.pop('widgets', None)
         write_nb(nb, fn)
         print(f'ok   {fn.name}')
     sys.exit(1 if failed else 0)
