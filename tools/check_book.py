@@ -1,4 +1,5 @@
-"""Check that the chapters read as a book: no code cell over 40 lines, no chapter over 65 cells, and no lab-log prose.
+"""Check that the chapters read as a book: no code cell over 40 lines, no chapter over 65 cells, no lab-log prose,
+no saved widget outputs.
 
 Lab-log prose is what belongs in a record under bench/results instead of a sentence: dates, load averages, the
 machine a figure came from ("this machine", a CPU model), the history of changes ("until this change", "not done
@@ -19,8 +20,11 @@ def findings(path:Path) -> list[str]:
     nb, out = json.loads(path.read_text()), []
     cells = nb['cells']
     if path.name[:2].isdigit() and len(cells) > MAX_CELLS: out.append(f"{path.name}: {len(cells)} cells (at most {MAX_CELLS})")
+    if 'widgets' in nb.get('metadata', {}): out.append(f"{path.name}: widget state saved in the notebook's metadata")
     for i, c in enumerate(cells):
         src = ''.join(c['source'])
+        if any('application/vnd.jupyter.widget-view+json' in (o.get('data') or {}) for o in c.get('outputs', [])):
+            out.append(f"{path.name}[{i}]: a saved widget output (it shows 'Error displaying widget' when reopened)")
         if c['cell_type'] == 'code' and len(src.splitlines()) > MAX_LINES:
             out.append(f"{path.name}[{i}]: code cell of {len(src.splitlines())} lines (at most {MAX_LINES})")
         if c['cell_type'] == 'markdown':
