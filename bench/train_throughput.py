@@ -1,12 +1,15 @@
 """Training throughput of `fit` against a minimal hand-written loop, and of each precision setting.
 
-Usage: python bench/train_throughput.py [--steps 30] [--rounds 3] [--device cpu] [--config cpu]
+Usage: python bench/train_throughput.py [--steps 30] [--rounds 3] [--device cpu] [--config cpu] [--no-record]
 
 Both sides train the same model (the `--config` preset, same initial weights) on the same MNIST batches the same way
 (AdamW, the same LR, gradient clipping, EMA update, autocast and memory format). `fit` is timed by its own per-epoch
 throughput (the training loop of epoch 2 of a 2-epoch run, so epoch 1 is the warm-up); the hand-written loop by the
 same number of steps after its own warm-up steps. Measurements are interleaved (fit, loop, fit, loop, ...) in one
 process so that machine load affects both sides; the figures are noisy when the machine is busy, the ratios less so.
+Each figure printed is also written as a record to `bench/results/train_throughput.jsonl` (`--no-record`: print only):
+labels `config`, `batch`, `loop` ('fit' or 'hand-written'), `precision`, `channels_last` and `against` (what `ratio`
+divides by), values `img_per_s` (median, with `n` rounds) and `ratio`.
 """
 import argparse, statistics, sys, time
 import torch
@@ -18,6 +21,7 @@ from ddpm_nb.losses import diffusion_loss
 from ddpm_nb.schedules import make_schedule
 from ddpm_nb.unet import unet_preset
 from ddpm_nb.ema import EMA
+from ddpm_nb.records import make_record, write_record
 
 
 def run_fit(cfg, steps, device, precision, channels_last):
@@ -60,12 +64,28 @@ def run_loop(cfg, steps, device, precision, channels_last):
     return steps * cfg['batch_size'] / (time.perf_counter() - t0)
 
 
+def records(config, batch, prec, cl, fit_main, loop_main, per, rounds, steps):
+    "The records of one measurement: fit against the hand-written loop at the config's setting, then fit at each setting against fp32 contiguous."
+    med = lambda v: dict(value=round(statistics.median(v), 1), n=len(v))
+    base = dict(config=config, batch=batch)
+    f, l, b = statistics.median(fit_main), statistics.median(loop_main), statistics.median(per[('fp32', False)])
+    recs = [make_record('train_throughput', dict(base, loop='fit', precision=prec, channels_last=cl, against='hand-written loop, same setting'),
+                        dict(img_per_s=med(fit_main), ratio=round(f / l, 3)), rounds=rounds, steps=steps),
+            make_record('train_throughput', dict(base, loop='hand-written', precision=prec, channels_last=cl, against=''),
+                        dict(img_per_s=med(loop_main)), rounds=rounds, steps=steps)]
+    for (p, c), v in per.items():
+        recs.append(make_record('train_throughput', dict(base, loop='fit', precision=p, channels_last=c, against='fit, fp32 contiguous'),
+                                dict(img_per_s=med(v), ratio=round(statistics.median(v) / b, 3)), rounds=rounds, steps=steps))
+    return recs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--config', default='cpu', choices=list(CONFIGS))
     ap.add_argument('--steps', type=int, default=30, help='timed optimizer steps per measurement')
     ap.add_argument('--rounds', type=int, default=3, help='interleaved repetitions (medians are reported)')
     ap.add_argument('--device', default=None)
+    ap.add_argument('--no-record', action='store_true', help='print the figures only; write no records')
     a = ap.parse_args()
     cfg, device = CONFIGS[a.config], torch.device(a.device) if a.device else default_device()
     prec, cl = cfg['precision'], cfg['channels_last']
@@ -93,6 +113,9 @@ def main():
     for (p, c), v in per.items():
         m = statistics.median(v)
         print(f"  {p:5s} channels_last={str(c):5s} {m:7.0f} img/s  x{m / base:.2f}")
+    if not a.no_record:
+        for rec in records(a.config, cfg['batch_size'], prec, cl, f_main, l_main, per, a.rounds, a.steps): path = write_record(rec)
+        print(f"\nrecords written to {path}")
 
 
 if __name__ == '__main__': main()
