@@ -7,10 +7,13 @@ starts from the same x_T), counts the network calls per sample (a `CallCounter` 
 scores the samples with the shipped MNIST feature net: FID against the MNIST test set and improved precision (k=3) against
 as many test images. The reference is ancestral sampling over `--reference-steps` steps (0: none). The table ends with the
 real-vs-real floor (FID of `--n` training images against the test set) and, per sampler, its best FID within 25 calls
-against the reference: the issue's goal is a sampler within 10% of it. Long: the cost is (network calls in all) x n
+against the reference (the goal: a sampler within 10% of it in at most 25 calls). Long: the cost is (network calls in all) x n
 forward passes, printed first; with the defaults about 2,700 calls per image, so 2.7 million forward passes of the U-Net
 for n=1000 (hours on 2 CPU cores; bf16 helps only on CPUs with AVX-512 BF16 or AMX, and is much slower without).
-Run it on a quiet machine, e.g. `nohup python bench/sampler_quality.py --out q.json > q.txt &`.
+Run it on a quiet machine, e.g. `nohup python bench/sampler_quality.py > q.txt &`.
+Each point is appended as a record to bench/results/sampler_study.jsonl as soon as it is measured (`ddpm_nb.records`:
+command, machine, date, commit; labels kind='sweep', model, sampler, steps, spacing, n, seed); `--no-record` for trials.
+The sweeps chapter plots and tabulates the records with n=250.
 """
 import argparse, json, platform, time
 import torch
@@ -18,6 +21,7 @@ from ddpm_nb.samplers import SAMPLERS, SAMPLER_SPECS, SPACINGS, CallCounter
 from ddpm_nb.checkpoints import load_pretrained
 from ddpm_nb.metrics import embed, feature_net, fid, precision_recall, reference_stats
 from ddpm_nb.evaluation import generate
+from ddpm_nb.records import make_record, write_record
 
 DEFAULT_SAMPLERS = 'ancestral,ddim,dpm++2m,dpm++2m-sde,heun,heun-churn'   # 'deterministic' is 'ddim' at a given step count
 
@@ -37,6 +41,13 @@ def run(model, schedule, sampler, steps, a, net, test):
     return dict(sampler=sampler, steps=steps, calls=counter.calls / batches, seconds=secs, fid=fid(feats, test), precision=prec, n=a.n,
                 spacing=spacing, feature_net=net.sha256)
 
+def point_record(r, floor, a) -> dict:
+    "The record of one measured point, as the sweeps chapter reads it."
+    labels = dict(kind='sweep', model='mnist_eps', sampler=r['sampler'], steps=r['steps'], spacing=r['spacing'], n=r['n'], seed=a.seed)
+    if a.precision != 'fp32': labels['precision'] = a.precision
+    values = dict(fid=r['fid'], precision=r['precision'], calls=r['calls'], seconds=r['seconds'], floor=floor)
+    return make_record('sampler_study', labels, values, feature_net=r['feature_net'], batch_size=a.batch_size)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--n', type=int, default=1000, help="samples per point (FID wants several times the feature net's 64 dimensions)")
@@ -50,6 +61,7 @@ def main():
     ap.add_argument('--seed', type=int, default=0, help='the sampling seed, the same for every point')
     ap.add_argument('--threads', type=int, default=None, help='torch intra-op threads (default: torch default)')
     ap.add_argument('--out', default=None, help='also write the rows as JSON here (rewritten after each point)')
+    ap.add_argument('--no-record', dest='record', action='store_false', help='append no record to bench/results/sampler_study.jsonl')
     a = ap.parse_args()
     samplers, steps = [s for s in a.samplers.split(',') if s], [int(k) for k in a.steps.split(',') if k]
     bad = [s for s in samplers if s not in SAMPLERS]
@@ -74,6 +86,7 @@ def main():
         rows.append(dict(r, floor=floor))
         print(f"| {s} | {k} | {r['calls']:.0f} | {r['seconds']:.1f} | {r['fid']:.3f} | {r['precision']:.3f} |", flush=True)
         if a.out: open(a.out, 'w').write(json.dumps(dict(rows=rows, floor=floor, args=vars(a)), indent=1))   # after each point
+        if a.record: write_record(point_record(r, floor, a))
     if a.reference_steps:
         ref_fid = rows[-1]['fid']
         print(f"\nreference: ancestral, {a.reference_steps} steps: FID {ref_fid:.3f}; goal: within 10% ({1.1 * ref_fid:.3f}) in <= 25 calls")

@@ -6,6 +6,10 @@ Usage:
   python bench/sharded_card.py score --shards 2 --out ref              # the card, as JSON and markdown, in ref/
   python bench/sharded_card.py check                                   # shards reproduce `generate` exactly (seconds)
 
+`score` appends the card to bench/results/sampler_study.jsonl as a record (`ddpm_nb.records`: labels kind='card', model,
+sampler, steps, spacing, n, seed; FID with its interval, precision, recall, floor; the shards' seconds), with the
+equivalent `ddpm_nb_eval` command; `--no-record` for trials. The sweeps chapter tabulates the cards.
+
 The samples are those of `ddpm_nb_eval --pretrained mnist_eps --n N --batch-size B --seed S --sampler ... --steps ... --recon-n 0`:
 `generate` draws batch after batch from one seeded generator, so a shard runs the same loop and lets a stand-in network
 (zeros) take the other shards' batches. Ancestral and SDE steps draw the same amount of noise whatever the network says,
@@ -19,7 +23,8 @@ import torch
 from torch import nn
 from ddpm_nb.checkpoints import load_pretrained, pretrained_info
 from ddpm_nb.evaluation import generate, score_samples, _to_28
-from ddpm_nb.samplers import SAMPLERS, SPACINGS, CallCounter
+from ddpm_nb.samplers import SAMPLERS, SAMPLER_SPECS, SPACINGS, CallCounter
+from ddpm_nb.records import make_record, write_record
 
 class ShardNet(nn.Module):
     "Run `net` on the batches of `generate` that belong to `mine`; zeros elsewhere. Batches are told apart by counting calls."
@@ -62,6 +67,17 @@ def check():
             assert torch.equal(parts, whole), (sampler, shards, (parts - whole).abs().max())
         print(f"{sampler}, {steps} steps: 2 and 3 shards equal one run (10 samples, batches of 3)")
 
+def card_record(card, a, parts) -> dict:
+    "The record of a sharded card, as the sweeps chapter reads it: the card's scores, labelled by what was drawn."
+    sc = card.scores
+    labels = dict(kind='card', model=a.pretrained, sampler=a.sampler, steps=a.steps, spacing=a.spacing or SAMPLER_SPECS[a.sampler].spacing,
+                  n=a.n, seed=a.seed)
+    values = dict(fid=dict(value=sc['fid']['value'], interval=list(sc['fid']['ci'])), precision=sc['precision']['value'],
+                  recall=sc['recall']['value'], floor=sc['fid']['floor'])
+    values.update({f"seconds_shard{p['info']['shard']}": p['info']['seconds'] for p in parts})
+    return make_record('sampler_study', labels, values, command=card.info['command'], feature_net=card.feature_net,
+                       shard_threads=[p['info']['threads'] for p in parts], compiled=bool(parts[0]['info']['compile']))
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('what', choices=('sample', 'score', 'check'))
@@ -77,6 +93,7 @@ def main():
     ap.add_argument('--compile', action='store_true', help='torch.compile the network (float32)')
     ap.add_argument('--threads', type=int, default=None)
     ap.add_argument('--out', default='sharded_card', help='folder for the shards and the card')
+    ap.add_argument('--no-record', dest='record', action='store_false', help='score without appending a record to bench/results')
     a = ap.parse_args()
     if a.what == 'check': return check()
     if a.threads: torch.set_num_threads(a.threads)
@@ -111,5 +128,6 @@ def main():
     card.save(out / 'card.json')
     (out / 'card.md').write_text(card._repr_markdown_())
     print(card._repr_markdown_())
+    if a.record: print(f"record appended to {write_record(card_record(card, a, parts))}")
 
 if __name__ == '__main__': main()
