@@ -1,7 +1,7 @@
 """Side by side on a CPU budget: ddpm_nb's `cpu_uncond` configuration against lucidrains' and diffusers' DDPM trainers on MNIST.
 
 Usage: python bench/cpu_budget.py [--minutes 5] [--n 1000] [--only ddpm_nb,lucidrains,diffusers] [--samplers dpm++2m dpm++2m-sde]
-       [--out rows.jsonl]
+       [--out rows.jsonl] [--records bench/results] [--no-record]
 
 Each contender trains for the same wall-clock minutes on the MNIST training set, one after the other in this process,
 then is scored the same way: EMA weights, DPM-Solver++(2M) with 20 steps (ddpm_nb's sampler on the contender's own
@@ -23,6 +23,9 @@ same seed. The samplers are the same for all, so the FIDs compare what each *tra
   example's six-level network is for 64x64 and larger).
 
 Run it on an otherwise idle machine: the minutes are wall-clock. `--threads` sets torch's threads for all of them.
+Each card is also written as a record (`ddpm_nb.records`: the figures with the command, machine, date and commit) to
+`cpu_budget.jsonl` in --records (default: bench/results), which the command-line chapter renders (`--no-record` for
+trials).
 """
 import argparse, copy, json, math, tempfile, time
 from pathlib import Path
@@ -31,6 +34,7 @@ from torch.utils.data import DataLoader
 from ddpm_nb.cli import CONFIGS
 from ddpm_nb.data import get_dataset
 from ddpm_nb.evaluation import evaluate
+from ddpm_nb.records import make_record, write_record
 from ddpm_nb.samplers import SAMPLERS
 from ddpm_nb.schedules import Schedule
 from ddpm_nb.train import fit
@@ -63,7 +67,8 @@ def train_ddpm_nb(minutes, seed, log):
            'progress': False, 'save_every': 1000}
     res = fit(cfg.pop('model'), cfg.pop('dataset'), **cfg)
     return dict(model=res.sampling_model, schedule=res.schedule, objective=res.cfg.objective, steps=res.step,
-                batch=res.cfg.batch_size, seconds=res.elapsed, params=sum(p.numel() for p in res.model.parameters()))
+                batch=res.cfg.batch_size, seconds=res.elapsed, params=sum(p.numel() for p in res.model.parameters()),
+                precision=getattr(res, 'precision', cfg['precision']))
 
 def train_lucidrains(minutes, seed, log):
     from denoising_diffusion_pytorch import Unet, GaussianDiffusion
@@ -82,7 +87,7 @@ def train_lucidrains(minutes, seed, log):
     d = ema.ema_model
     assert d.objective == 'pred_v'
     return dict(model=_Net(d.model, lambda m, x, t: m(x, t)).eval(), schedule=Schedule(d.betas.double(), name='lucidrains-sigmoid'),
-                objective='v', steps=steps, batch=16, seconds=secs, params=sum(p.numel() for p in diff.model.parameters()))
+                objective='v', steps=steps, batch=16, seconds=secs, params=sum(p.numel() for p in diff.model.parameters()), precision='fp32')
 
 def train_diffusers(minutes, seed, log):
     from diffusers import UNet2DModel, DDPMScheduler
@@ -108,9 +113,17 @@ def train_diffusers(minutes, seed, log):
     steps, secs = _timed_loop(minutes, step, log)
     ema_net = copy.deepcopy(net); ema.copy_to(ema_net.parameters())
     return dict(model=_Net(ema_net, lambda m, x, t: m(x, t).sample).eval(), schedule=Schedule(sched.betas.double(), name='diffusers-linear'),
-                objective='eps', steps=steps, batch=16, seconds=secs, params=sum(p.numel() for p in net.parameters()))
+                objective='eps', steps=steps, batch=16, seconds=secs, params=sum(p.numel() for p in net.parameters()), precision='fp32')
 
 CONTENDERS = {'ddpm_nb': train_ddpm_nb, 'lucidrains': train_lucidrains, 'diffusers': train_diffusers}
+
+def budget_record(row, precision):
+    "The record of one contender's card: what was trained and scored (labels) and the figures, stamped by `make_record`."
+    labels = dict(contender=row['contender'], minutes=row['minutes'], sampler=row['sampler'], train_precision=precision,
+                  batch=row['batch'], seed=row['seed'])
+    values = dict(fid=row['fid'], precision=row['precision'], recall=row['recall'], img_per_s=row['img_per_s'], steps=row['steps'],
+                  params=row['params'])
+    return make_record('cpu_budget', labels, values, n=row['n'])
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -121,6 +134,8 @@ def main():
     ap.add_argument('--threads', type=int, default=None)
     ap.add_argument('--samplers', nargs='+', default=['dpm++2m'], help='a card (20 steps) with each of these samplers')
     ap.add_argument('--out', default=None, help='also append one JSON line per contender and sampler here')
+    ap.add_argument('--records', default=None, help='folder of the records (default: bench/results); cpu_budget.jsonl there')
+    ap.add_argument('--no-record', action='store_true', help='print the figures (and --out) only; write no records')
     a = ap.parse_args()
     names = [s for s in a.only.split(',') if s]
     bad = [s for s in names if s not in CONTENDERS]
@@ -144,6 +159,7 @@ def main():
                   f"{sampler}: FID {row['fid']:.2f}, precision {row['precision']:.3f}, recall {row['recall']:.3f}", flush=True)
             if a.out:
                 with open(a.out, 'a') as f: f.write(json.dumps(row) + '\n')
+            if not a.no_record: write_record(budget_record(row, r['precision']), a.records)
     print('\n| contender | steps x batch | img/s | params | sampler | FID | precision | recall |\n|---|---:|---:|---:|---|---:|---:|---:|')
     for r in rows:
         print(f"| {r['contender']} | {r['steps']} x {r['batch']} | {r['img_per_s']:.0f} | {r['params'] / 1e6:.2f}M | {r['sampler']} | "

@@ -66,7 +66,9 @@ CONFIGS = {  # every run the book makes; `ddpm_nb_train --config NAME`, or `fit(
                           model_kwargs=dict(num_classes=200), guidance=2.0, outdir='outputs/tiny_imagenet'),
 }
 
+# %% ../nbs/12_cli.ipynb #a11cb8e5
 def _toml_value(v):
+    "One value as TOML: a boolean, a number, a string, an array or an inline table."
     if isinstance(v, bool): return 'true' if v else 'false'
     if isinstance(v, (int, float)): return repr(v)
     if isinstance(v, str): return '"' + v.replace('\\', '\\\\').replace('"', '\\"') + '"'
@@ -99,6 +101,7 @@ def _hint_type(hint):
     types = [t for t in (typing.get_args(hint) or (hint,)) if t is not type(None)]
     return types[0]
 
+# %% ../nbs/12_cli.ipynb #39d28d47
 def train_parser() -> argparse.ArgumentParser:
     "The `ddpm_nb_train` parser, generated from `TrainConfig`: one flag per option, with its docment, default and choices."
     doc, hints = docments(TrainConfig), typing.get_type_hints(TrainConfig)
@@ -123,6 +126,7 @@ def train_parser() -> argparse.ArgumentParser:
         else: p.add_argument(*names, dest=f.name, type=typ, choices=meta.get('choices'), metavar=None if meta.get('choices') else f.name.upper(), help=hlp)
     return p
 
+# %% ../nbs/12_cli.ipynb #1fad8c65
 def train_config(argv:list[str]|None=None) -> tuple[TrainConfig, str|None]:
     "The configuration `ddpm_nb_train argv` runs (defaults < `--config` < the checkpoint of `--resume` < flags) and the checkpoint."
     given = vars(train_parser().parse_args(argv))
@@ -139,6 +143,7 @@ def train_config(argv:list[str]|None=None) -> tuple[TrainConfig, str|None]:
         opt, sub = k.split('.'); opts[opt] = {**(opts.get(opt) or {}), sub: given.pop(k)}
     return TrainConfig.from_dict({**opts, **given}, where='the command line'), resume
 
+# %% ../nbs/12_cli.ipynb #57e33bf1
 def train_cli(argv:list[str]|None=None) -> None:
     "Train a DDPM from the command line (console script `ddpm_nb_train`); run with `--help` for the flags."
     def main():
@@ -154,6 +159,7 @@ def train_cli(argv:list[str]|None=None) -> None:
 
 # %% ../nbs/12_cli.ipynb #797c5a1e
 def _parse_labels(labels, n, num_classes):
+    "The labels of `n` images: `labels` ('3' or '0,1,2') repeated to `n`, or the classes in turn for a conditional model."
     if labels is None: return None if not num_classes else torch.arange(n) % num_classes
     if not num_classes: raise ValueError("--labels given, but the model is unconditional")
     try: vals = [int(v) for v in str(labels).split(',') if v.strip()]
@@ -162,6 +168,15 @@ def _parse_labels(labels, n, num_classes):
         raise ValueError(f"labels must be integers in [0, {num_classes}), got {labels!r}")
     return torch.tensor(vals).repeat(n // len(vals) + 1)[:n]
 
+def _interpolation(model, sched, shape, g, n, **kw):
+    "`max(n, 2)` images along the great circle between two noise images, decoded by the sampler's noise-free form."
+    z0, z1 = torch.randn((2, *shape[1:]), generator=g, device=g.device)
+    y = kw.get('y')
+    ikw = {**kw, 'eta': 0.0, 'sampler': SAMPLER_SPECS[kw['sampler']].noise_free or kw['sampler'],   # a path of images needs a deterministic map
+           'y': None if y is None else y[:1].expand(max(n, 2))}
+    return interpolate_samples(model, sched, z0, z1, n=max(n, 2), **ikw)
+
+# %% ../nbs/12_cli.ipynb #09c66388
 def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pretrained`)
                   outdir='samples',  # folder for the PNGs (and GIF)
                   n:int=64,  # number of images
@@ -187,28 +202,21 @@ def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pr
     if (checkpoint is None) == (pretrained is None): raise ValueError("give exactly one of checkpoint and pretrained")
     if n < 1: raise ValueError(f"n must be >= 1, got {n}")
     device = _resolve_device(device)[0]
-    if pretrained is not None: model, sched, cfg = load_pretrained(pretrained, device=device)
-    else: model, sched, cfg = load_model(checkpoint, ema=ema, device=device)
+    model, sched, cfg = load_pretrained(pretrained, device=device) if pretrained is not None else load_model(checkpoint, ema=ema, device=device)
     shape = (n, model.in_channels, model.img_size, model.img_size)
     y = _parse_labels(labels, n, model.num_classes)
-    y = y.to(device) if y is not None else None
     kw = dict(sampler=sampler, steps=steps, eta=eta, spacing=spacing, variance=variance, clip=clip, dynamic_threshold=dynamic_threshold,
-              objective=cfg.get('objective', 'eps'), guidance=guidance, y=y)
-    g = torch.Generator(device=device).manual_seed(seed)
-    out = Path(outdir)
+              objective=cfg.get('objective', 'eps'), guidance=guidance, y=None if y is None else y.to(device))
+    g, out = torch.Generator(device=device).manual_seed(seed), Path(outdir)
     if gif: x, traj = sample(model, sched, shape, generator=g, return_trajectory=True, progress=progress, **kw)
     else: x = sample(model, sched, shape, generator=g, progress=progress, **kw)
     paths = [save_grid(x, out / 'samples.png')]
     if individual: paths += [save_grid(xi[None], out / 'images' / f'{i:05d}.png') for i, xi in enumerate(x)]
     if gif: paths.append(save_gif(traj.xt, out / 'trajectory.gif', nrow=max(1, int(math.sqrt(n))), scale=2))
-    if interpolate:
-        z0, z1 = torch.randn((2, *shape[1:]), generator=g, device=device)
-        ikw = {**kw, 'eta': 0.0, 'sampler': SAMPLER_SPECS[sampler].noise_free or sampler,   # a path of images needs a deterministic map
-               'y': None if y is None else y[:1].expand(max(n, 2))}
-        xi = interpolate_samples(model, sched, z0, z1, n=max(n, 2), **ikw)
-        paths.append(save_grid(xi, out / 'interpolation.png', nrow=max(n, 2)))
+    if interpolate: paths.append(save_grid(_interpolation(model, sched, shape, g, n, **kw), out / 'interpolation.png', nrow=max(n, 2)))
     return paths
 
+# %% ../nbs/12_cli.ipynb #233240b9
 _SAMPLE_CHOICES = dict(sampler=SAMPLERS, spacing=SPACINGS, variance=VARIANCES, pretrained=tuple(PRETRAINED))
 
 def sample_parser() -> argparse.ArgumentParser:
