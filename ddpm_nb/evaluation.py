@@ -45,7 +45,7 @@ class MetricCard:
 
     def __getitem__(self, name): return self.scores[name]['value']
 
-# %% ../nbs/14_evaluation.ipynb #9eb5c2c4
+# %% ../nbs/14_evaluation.ipynb #70818974
 @patch
 def to_dict(self:MetricCard) -> dict:
     "Plain (JSON-ready) dict of the card."
@@ -58,7 +58,7 @@ def save(self:MetricCard, path):
     Path(path).write_text(json.dumps(self.to_dict(), indent=1))
     return path
 
-# %% ../nbs/14_evaluation.ipynb #257523e0
+# %% ../nbs/14_evaluation.ipynb #55706fe4
 @patch
 def _repr_markdown_(self:MetricCard) -> str:
     "The card as a markdown table: each score with its interval and floor, and what was not measured in words under it."
@@ -78,7 +78,7 @@ def _repr_markdown_(self:MetricCard) -> str:
 @patch
 def __str__(self:MetricCard): return self._repr_markdown_()
 
-# %% ../nbs/14_evaluation.ipynb #f61ca506
+# %% ../nbs/14_evaluation.ipynb #2747d785
 def _check_labels(labels, n:int, n_classes:int) -> torch.Tensor:
     "`labels` as a CPU tensor of `n` integer classes in `[0, n_classes)`, else a `ValueError`."
     labels = torch.as_tensor(labels).cpu()
@@ -241,7 +241,7 @@ def _to_28(x, crop=False):
         return x[..., i:i+28, j:j+28]
     return F.interpolate(x, size=(28, 28), mode='bilinear', antialias=True, align_corners=False).clamp(-1, 1)
 
-# %% ../nbs/14_evaluation.ipynb #6354076b
+# %% ../nbs/14_evaluation.ipynb #42850620
 def _check_counts(n, batch_size, recon_n, labels):
     "Raise a `ValueError` unless the counts are integers in range and `labels`, if given, has one class per sample."
     for name, v, lo in (('n', n, 4), ('batch_size', batch_size, 1), ('recon_n', recon_n, 0)):
@@ -265,7 +265,7 @@ def _sample_shape(model, dataset) -> tuple:
     small = dataset in FEATURE_NETS
     return (getattr(model, 'in_channels', None) or (1 if small else 3),) + (getattr(model, 'img_size', None) or (28 if small else 32),) * 2
 
-# %% ../nbs/14_evaluation.ipynb #cc7e9065
+# %% ../nbs/14_evaluation.ipynb #d645d171
 def _card_of(x, dataset, config, asked, sampler, steps, ema, root, n_boot, seed, n_train, n_test) -> MetricCard:
     "The card of samples `x`: every metric on the feature net for MNIST-family data (brought to 28x28), else Inception FID."
     if dataset not in FEATURE_NETS:
@@ -289,7 +289,7 @@ def _score_reconstructions(card, model, schedule, dataset, shape, config, root, 
     card.info['notes'] = [f"Reconstruction: the first {len(xr)} test images, DDIM-inverted and sampled back with {steps} steps each way."]
     if r['lpips_note']: card.info['notes'].append(r['lpips_note'])
 
-# %% ../nbs/14_evaluation.ipynb #cffe017f
+# %% ../nbs/14_evaluation.ipynb #cf6b0656
 def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `model(xt, t[, y])`
              dataset:str|None=None,  # dataset to compare with (default: the checkpoint's config['dataset'])
              n:int=1000,  # number of samples
@@ -349,7 +349,7 @@ class MemorisingDenoiser:
         cond = '' if self.labels is None else f", {self.num_classes} classes"
         return f"MemorisingDenoiser({len(self.images)} images {tuple(self.images.shape[1:])}, objective={self.objective!r}{cond})"
 
-# %% ../nbs/14_evaluation.ipynb #b0c03a79
+# %% ../nbs/14_evaluation.ipynb #a660e159
 @patch
 def weights(self:MemorisingDenoiser, xt:torch.Tensor, t, y=None) -> torch.Tensor:
     "Posterior probabilities `(B, N)` of each training image given $x_t$ (and the label `y`, where the denoiser has labels)."
@@ -414,7 +414,7 @@ def eval_card(checkpoint:str|None=None,  # a checkpoint written by `fit` (or giv
     if out: card.save(out)
     return card
 
-# %% ../nbs/14_evaluation.ipynb #be2d46d1
+# %% ../nbs/14_evaluation.ipynb #57d2902a
 _EVAL_CHOICES = dict(pretrained=tuple(PRETRAINED), dataset=tuple(d for d in DATASETS if d != 'folder'), sampler=SAMPLERS, spacing=SPACINGS)
 
 def eval_parser() -> argparse.ArgumentParser:
@@ -445,7 +445,7 @@ def eval_cli(argv:list[str]|None=None) -> None:
         print(eval_card(**a)._repr_markdown_())   # returns None: a console script's return value becomes its exit status
     run_cli('ddpm_nb_eval', main)
 
-# %% ../nbs/14_evaluation.ipynb #72459faf
+# %% ../nbs/14_evaluation.ipynb #34becbfd
 _SWEEPS = ('sampler_sweep', 'plot_sweep', 'best_within', 'sweep_table', 'guidance_sweep', 'plot_guidance', 'sweep_rows')
 
 def __getattr__(name):
