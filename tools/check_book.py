@@ -1,5 +1,6 @@
 """Check that the chapters read as a book: no code cell over 40 lines, no chapter over 65 cells, no lab-log prose,
-no saved widget outputs.
+no saved widget outputs;
+and every numbered chapter opens in Colab (a badge to its own path, a guarded install cell covering its imports).
 
 Lab-log prose is what belongs in a record under bench/results instead of a sentence: dates, load averages, the
 machine a figure came from ("this machine", a CPU model), the history of changes ("until this change", "not done
@@ -7,7 +8,7 @@ yet"), talk of issues or sessions. Where the machine matters, a chapter says it 
 ("bf16 needs AVX-512 BF16"), which this check allows.
 Usage: python tools/check_book.py [NOTEBOOK ...]   (default: every notebook in nbs/); exit 1 on any finding.
 """
-import json, re, sys
+import configparser, json, re, shlex, sys
 from pathlib import Path
 
 MAX_LINES, MAX_CELLS = 40, 65
@@ -33,10 +34,39 @@ def findings(path:Path) -> list[str]:
                 out.append(f"{path.name}[{i}]: lab-log prose {m.group(0)!r} in: {src.splitlines()[line].strip()[:100]}")
     return out
 
+PIP_NAME = {'PIL': 'pillow', 'IPython': 'ipython', 'sklearn': 'scikit-learn', 'torch_fidelity': 'torch-fidelity'}
+
+def colab_findings(path:Path, root:Path) -> list[str]:
+    "A numbered chapter opens in Colab: a badge to its own path, and a guarded install cell covering what it imports."
+    if not path.name[:2].isdigit(): return []
+    ini = configparser.ConfigParser(); ini.read(root / 'settings.ini')
+    req = lambda key: {re.split('[<>=!~ ]', r)[0].lower() for r in shlex.split(ini['DEFAULT'].get(key, ''))}
+    base = req('requirements') | {'ipython'}                       # IPython comes with every notebook server
+    cells = json.loads(path.read_text())['cells']
+    head = [''.join(c['source']) for c in cells[:7]]
+    badge = f'https://colab.research.google.com/github/ddpm-nb/ddpm_nb/blob/main/nbs/{path.name}'
+    out = [] if any(badge in s for s in head) else [f"{path.name}: no Colab badge pointing at {badge} in its first 7 cells"]
+    install = [s for s in head if s.startswith('#| eval: false') and '%pip install' in s]
+    if not install: return out + [f"{path.name}: no `#| eval: false` install cell in its first 7 cells"]
+    if "find_spec('ddpm_nb') is None" not in install[0]: out.append(f"{path.name}: the install cell must install only where ddpm_nb is missing")
+    args = [a for l in re.findall(r'%pip install (.*)$', install[0], re.M) for a in shlex.split(l) if not a.startswith('-')]
+    got = set()
+    for a in args:
+        m = re.match(r'ddpm_nb(\[([\w,]+)\])?\s*@', a)
+        if m: got |= base | {p for e in (m.group(2) or '').split(',') if e for p in req(f'{e}_requirements')}
+        else: got.add(re.split('[<>=!~ @]', a)[0].lower())
+    if not any(a.startswith('ddpm_nb') for a in args): out.append(f"{path.name}: the install cell does not install ddpm_nb")
+    code = '\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == 'code' and 'eval: false' not in ''.join(c['source'])[:20])
+    mods = set(re.findall(r'^(?:try:\s*)?(?:from|import)\s+([A-Za-z_]\w*)', code, re.M)) - set(sys.stdlib_module_names) - {'ddpm_nb'}
+    norm = lambda n: n.lower().replace('_', '-')
+    missing = sorted(m for m in mods if norm(PIP_NAME.get(m, m)) not in {norm(g) for g in got})
+    if missing: out.append(f"{path.name} imports {missing}, which its install cell does not install")
+    return out
+
 def main():
     root = Path(__file__).resolve().parent.parent
     files = [Path(f) for f in sys.argv[1:]] or sorted((root/'nbs').glob('[!_]*.ipynb'))
-    problems = [p for f in files for p in findings(f)]
+    problems = [p for f in files for p in findings(f) + colab_findings(f, root)]
     for p in problems: print(p)
     print(f"{len(files)} notebooks, {len(problems)} findings")
     sys.exit(1 if problems else 0)

@@ -55,7 +55,6 @@ def main():
         if not ok or over: failed.append(f.name)
         if ok and not a.no_record:
             rec = make_record('chapter_run_all', dict(chapter=f.stem), dict(seconds=secs, cells=len(times)),
-                              command=f"python tools/run_all.py nbs/{f.name}",
                               slowest=[dict(cell=i, seconds=round(s, 1), code=c) for i, s, c in slow])
             write_record(rec)
     print(f"{len(files) - len(failed)} completed within budget, {len(failed)} did not" + (f": {', '.join(failed)}" if failed else ''))
