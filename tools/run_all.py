@@ -1,13 +1,13 @@
 """Run every chapter top to bottom as JupyterLab's Run All does, time it, and record the times.
 
 Run All runs every code cell: those marked `#| eval: false` (the guarded install cell) and the `#| slow` and `#| gpu`
-cells included, which the test run skips. Each chapter runs in a fresh kernel-like shell in `nbs/`, outside a test run
+cells included, which the test run skips. Each chapter runs in a new Python process (a fresh kernel: its imports count) in `nbs/`, outside a test run
 (`IN_TEST` unset), so optional checks behave as they do for a learner. Prints one line per chapter (seconds, the
 three slowest cells) and writes one record per chapter to `bench/results/chapter_run_all.jsonl`
 (`--no-record`: print only). Timings are only meaningful on an otherwise idle machine.
 Usage: python tools/run_all.py [NOTEBOOK ...] [--no-record] [--budget 300] [--data DIR]
 """
-import argparse, os, sys, time
+import argparse, json, os, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,16 @@ def run_notebook(path:Path):
                 break
     return err is None, time.perf_counter() - t0, times, err
 
+def run_fresh(path:Path):
+    "`run_notebook` in a new Python process, as a fresh kernel runs it."
+    r = subprocess.run([sys.executable, __file__, '--child', str(path)], capture_output=True, text=True)
+    try: ok, secs, times, err = json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError): return False, 0.0, [], f"the runner failed: {(r.stdout + r.stderr)[-500:]}"
+    return ok, secs, [tuple(t) for t in times], err
+
 def main():
+    if sys.argv[1:2] == ['--child']:                                  # one notebook, in this process; the result as JSON
+        print(json.dumps(run_notebook(Path(sys.argv[2])))); return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('paths', nargs='*', help='notebooks (default: every chapter and the home page)')
     ap.add_argument('--no-record', action='store_true', help='print only; write no record')
@@ -46,7 +55,7 @@ def main():
     if not a.no_record: from ddpm_nb.records import make_record, write_record
     failed = []
     for f in files:
-        ok, secs, times, err = run_notebook(f)
+        ok, secs, times, err = run_fresh(f)
         slow = sorted(times, key=lambda x: -x[1])[:3]
         over = ok and secs > a.budget
         print(f"{'ok  ' if ok and not over else 'FAIL'} {f.name:28s} {secs:6.0f} s   slowest: " +
