@@ -4,18 +4,21 @@
 
 # %% ../nbs/09_checkpoints.ipynb #1bb0691f
 from __future__ import annotations
-import contextlib, importlib.resources, os, pickle, random, tempfile, warnings, zipfile
+import contextlib, errno, importlib.resources, json, os, pickle, random, socket, sys, tempfile, warnings, zipfile
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+from fastcore.basics import patch
 from . import __version__
 from .schedules import Schedule, make_schedule
 from .unet import UNet, unet_preset
 
 # %% auto #0
-__all__ = ['PRETRAINED', 'get_rng_state', 'set_rng_state', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'ckpt_epoch',
-           'load_model', 'pretrained_path', 'export_pretrained', 'load_pretrained', 'pretrained_info']
+__all__ = ['LOCK_NAME', 'PRETRAINED', 'get_rng_state', 'set_rng_state', 'CheckpointError', 'CheckpointWriteError',
+           'save_checkpoint', 'load_checkpoint', 'ckpt_epoch', 'latest_checkpoint', 'resolve_resume', 'OutdirBusyError',
+           'OutdirLock', 'RunExistsError', 'run_files', 'remove_orphans', 'claim_outdir', 'load_model',
+           'pretrained_path', 'export_pretrained', 'load_pretrained', 'pretrained_info']
 
 # %% ../nbs/09_checkpoints.ipynb #380a1ff5
 def get_rng_state() -> dict:
@@ -54,6 +57,23 @@ def _check_plain(obj, where='checkpoint'):
                         "numbers, strings, None, lists, tuples and dicts (so that weights_only loading accepts them)")
 
 # %% ../nbs/09_checkpoints.ipynb #a1f4c2d7
+class CheckpointWriteError(OSError):
+    "A checkpoint could not be written; the previous file is kept and the partial one removed. The message is one line."
+    def __str__(self): return self.args[0]
+
+def _os_error(e:BaseException) -> OSError|None:
+    "The `OSError` behind `e`: `e` itself or one in its chain of causes (a failed write inside `torch.save` is a `RuntimeError`)."
+    while e is not None and not isinstance(e, OSError): e = e.__cause__ or e.__context__
+    return e
+
+def _write_error(e:OSError, path) -> CheckpointWriteError:
+    "`no space left on device writing <path>`, or the OS error's own words and the file."
+    what = 'no space left on device' if e.errno == errno.ENOSPC else (e.strerror or str(e) or type(e).__name__)
+    err = CheckpointWriteError(f"{what[:1].lower() + what[1:]} writing {path}")
+    err.errno, err.filename = e.errno, str(path)
+    return err
+
+# %% ../nbs/09_checkpoints.ipynb #69507eeb
 def _fsync_dir(folder):
     "Make a rename inside `folder` durable (a no-op where directories cannot be opened)."
     with contextlib.suppress(OSError):
@@ -66,15 +86,18 @@ def save_checkpoint(state:dict,  # tensors and plain containers only
                    ) -> Path:
     "Write `state` to `path` atomically: temporary file in the same folder, flush + fsync, then `os.replace`."
     _check_plain(state)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    path = Path(path)
+    try: path.parent.mkdir(parents=True, exist_ok=True); fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    except OSError as e: raise _write_error(e, path) from e
     try:
         with os.fdopen(fd, 'wb') as f:
             torch.save(state, f)
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
+        oe = _os_error(e) if isinstance(e, Exception) and not isinstance(e, CheckpointWriteError) else None
+        if oe is not None: raise _write_error(oe, path) from e
         raise
     _fsync_dir(path.parent)
     return path
@@ -103,6 +126,121 @@ def ckpt_epoch(path) -> int | None:
     "The epoch stored in checkpoint `path` (None if it cannot be read)."
     try: return load_checkpoint(path)['epoch']
     except CheckpointError: return None
+
+# %% ../nbs/09_checkpoints.ipynb #2b21cd85
+def _note(msg:str):
+    "One line to stderr, for what a run decides on its own (a file skipped, a lock reclaimed, temporary files removed)."
+    print(f"ddpm_nb: {msg}", file=sys.stderr, flush=True)
+
+def _epoch_files(folder:Path) -> list[Path]:
+    "The `checkpoint_epoch_XXX.pt` files of `folder`, highest epoch first."
+    num = lambda p: int(p.stem.rsplit('_', 1)[1]) if p.stem.rsplit('_', 1)[1].isdigit() else -1
+    return sorted(Path(folder).glob('checkpoint_epoch_*.pt'), key=num, reverse=True)
+
+def latest_checkpoint(folder) -> Path | None:
+    "The newest checkpoint in `folder` that loads: `last.pt`, else the highest `checkpoint_epoch_XXX.pt`; None if none does."
+    for p in [Path(folder) / 'last.pt'] + _epoch_files(folder):
+        if not p.is_file(): continue
+        try: load_checkpoint(p); return p
+        except CheckpointError as e: _note(f"skipping a checkpoint that does not load: {e}")
+    return None
+
+def resolve_resume(resume,  # None, a checkpoint file, a run's folder, or 'auto'
+                   outdir=None,  # the run's own folder, searched by 'auto'
+                  ) -> Path | None:
+    "The checkpoint to continue from: the file itself, the newest good one in a folder, or with 'auto' in `outdir` (None: start fresh)."
+    if resume is None: return None
+    if str(resume) == 'auto':
+        if outdir is None: raise ValueError("resume='auto' needs an outdir to look in")
+        return latest_checkpoint(outdir) if Path(outdir).is_dir() else None
+    p = Path(resume)
+    if not p.is_dir(): return p                                      # a file: `load_checkpoint` says what is wrong with it
+    found = latest_checkpoint(p)
+    if found is None: raise CheckpointError(f"no checkpoint to resume from in {p}: no last.pt or checkpoint_epoch_XXX.pt there loads")
+    return found
+
+# %% ../nbs/09_checkpoints.ipynb #60b21e20
+LOCK_NAME = '.ddpm_nb.lock'  # the lock file a training run keeps in its outdir
+
+class OutdirBusyError(ValueError):
+    "Another training run is writing into this outdir (the message names the folder and its PID)."
+
+def _pid_alive(pid:int) -> bool:
+    "Whether process `pid` is running on this host (a zombie, killed but not yet reaped, is not)."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    with contextlib.suppress(OSError, IndexError):
+        if Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] == 'Z': return False
+    return True
+
+class OutdirLock:
+    "Hold `outdir` for one training run: a lock file with this process's PID and host, removed on exit; a stale one is reclaimed."
+    def __init__(self, outdir): self.outdir = Path(outdir); self.path, self.held = self.outdir / LOCK_NAME, False
+    def __enter__(self): self.acquire(); return self
+    def __exit__(self, *exc): self.release()
+    def __repr__(self): return f"OutdirLock({str(self.outdir)!r}, held={self.held})"
+
+    def owner(self) -> dict | None:
+        "The PID and host in the lock file (None if there is none or it cannot be read)."
+        try: return json.loads(self.path.read_text())
+        except (OSError, ValueError): return None
+
+# %% ../nbs/09_checkpoints.ipynb #4eeb3250
+@patch
+def acquire(self:OutdirLock):
+    "Create the lock file, reclaiming a stale one; `OutdirBusyError` when a running process holds it."
+    me = dict(pid=os.getpid(), host=socket.gethostname())
+    try: self.outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise _write_error(e, self.path) from e
+    for _ in range(3):
+        try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError: pass
+        else:
+            with os.fdopen(fd, 'w') as f: f.write(json.dumps(me))
+            self.held = True; return self
+        o = self.owner()
+        if o is None or o.get('host') != me['host'] or _pid_alive(int(o.get('pid', -1))):
+            who = f"PID {o.get('pid')} on {o.get('host')}" if o else 'an unreadable lock file'
+            raise OutdirBusyError(f"{self.outdir} is in use by another training run ({who}); wait for it to finish, use another outdir, "
+                                  f"or delete {self.path} if no run is using the folder")
+        _note(f"reclaiming {self.outdir}: the run that held it (PID {o['pid']} on {o['host']}) is no longer running")
+        with contextlib.suppress(FileNotFoundError): self.path.unlink()
+    raise OutdirBusyError(f"{self.outdir} is being claimed by other runs at the same time")
+
+@patch
+def release(self:OutdirLock):
+    "Remove the lock file, if this process holds it."
+    if self.held and (self.owner() or {}).get('pid') == os.getpid():
+        with contextlib.suppress(FileNotFoundError): self.path.unlink()
+    self.held = False
+
+# %% ../nbs/09_checkpoints.ipynb #e1a79e64
+class RunExistsError(ValueError):
+    "A new run was pointed at a folder that holds another run's checkpoints (resume it, or pass `overwrite=True`)."
+
+def run_files(outdir) -> list[Path]:
+    "The checkpoints of a run in `outdir`: `last.pt`, `best.pt`, `checkpoint_epoch_XXX.pt` and the post-hoc EMA's snapshots."
+    d = Path(outdir)
+    return [p for p in (d / 'last.pt', d / 'best.pt') if p.exists()] + _epoch_files(d) + sorted((d / 'phema').glob('*.pt'))
+
+def remove_orphans(outdir) -> list[Path]:
+    "Delete the temporary files that interrupted saves left in `outdir` (and `outdir/phema`), saying so in one line."
+    found = [p for d in (Path(outdir), Path(outdir) / 'phema') for p in sorted(d.glob('.*.pt.*.tmp'))]
+    for p in found: p.unlink(missing_ok=True)
+    if found: _note(f"removed {len(found)} temporary file(s) left by an interrupted save in {outdir}: {', '.join(p.name for p in found)}")
+    return found
+
+def claim_outdir(outdir, resuming:bool=False, overwrite:bool=False):
+    "Ready `outdir` (whose lock is held) for a run: refuse a new run where a run is, or clear it with `overwrite`; remove orphans."
+    found = run_files(outdir)
+    if found and not resuming:
+        if not overwrite:
+            raise RunExistsError(f"{outdir} already holds a training run ({', '.join(p.name for p in found[:3])}{', ...' if len(found) > 3 else ''}); "
+                                 f"resume it (resume='auto', --resume {outdir}), use another outdir, or replace it with overwrite=True (--overwrite)")
+        for p in found: p.unlink()
+        _note(f"overwrite: removed the {len(found)} checkpoint(s) of the previous run in {outdir}")
+    remove_orphans(outdir)
 
 # %% ../nbs/09_checkpoints.ipynb #b3b3d6ce
 def load_model(path,  # a checkpoint written by `fit`

@@ -117,6 +117,9 @@ class TrainConfig(_SetupOptions):
     outdir: str|None = 'outputs'  # folder for checkpoints and PNGs; None: write nothing
     early_stop: int|None = None  # stop when the eval loss has not improved for this many epochs; None: never
     save_every: int = 10  # also keep `checkpoint_epoch_XXX.pt` every this many epochs
+    save_every_steps: int|None = None  # also write `last.pt` mid-epoch every this many optimizer steps; None: at epoch ends only
+    save_every_minutes: float|None = None  # also write `last.pt` mid-epoch once this many minutes have passed since the last save
+    overwrite: bool = False  # a new run may replace the run whose checkpoints are in `outdir` (they are removed first)
     sampler: str = field(default=DEFAULT_SAMPLER, metadata=_opt(SAMPLERS))  # sampler of the per-epoch grids
     sample_steps: int = DEFAULT_STEPS  # its number of steps
     n_samples: int = 64  # images in each grid; 0: no grid
@@ -157,6 +160,7 @@ def _check_field(f, v, hint):
     elif float in types and isinstance(v, int) and not isinstance(v, bool): v = float(v)
     elif not any(isinstance(v, t) and not (t in (int, float) and isinstance(v, bool)) for t in types if t is not type(None)):
         _fail(f.name, ' or '.join('None' if t is type(None) else t.__name__ for t in types), v)
+    if isinstance(v, float) and not math.isfinite(v): _fail(f.name, 'a finite number', v)
     choices = f.metadata.get('choices')
     if choices and v is not None and not (f.name in ('model', 'dataset') and _is_object_name(v)): check_choice(f.name, v, choices)
     return v
@@ -181,6 +185,9 @@ def _check_config(c:TrainConfig):
     if not 0 <= c.ema_decay <= 1: _fail('ema_decay', 'in [0, 1]', c.ema_decay)
     if not 0 <= c.cond_drop_prob < 1: _fail('cond_drop_prob', 'in [0, 1)', c.cond_drop_prob)
     if c.min_snr_gamma is not None and c.min_snr_gamma < 0: _fail('min_snr_gamma', '>= 0 (0 or None disables it)', c.min_snr_gamma)
+    if c.guidance is not None and c.guidance < 0: _fail('guidance', '>= 0 (0: unconditional, 1: plain conditional)', c.guidance)
+    if c.save_every_steps is not None and c.save_every_steps < 1: _fail('save_every_steps', 'an integer >= 1 or None', c.save_every_steps)
+    if c.save_every_minutes is not None and not c.save_every_minutes > 0: _fail('save_every_minutes', '> 0 or None', c.save_every_minutes)
     if c.loss_type == 'bce' and c.objective != 'x0': raise ValueError("loss_type 'bce' needs objective 'x0' (it compares images in [0, 1])")
     if c.ema_sigma_rels is not None:
         if not c.ema_sigma_rels or not all(isinstance(s, (int, float)) and 0 < s <= SIGMA_REL_MAX for s in c.ema_sigma_rels):
@@ -218,6 +225,7 @@ class Run:
         self.history = dict(epoch=[], step=[], train_loss=[], eval_loss=[], lr=[], seconds=[], img_per_s=[], step_loss=[])
         self.step = self.micro = self.epoch = 0
         self.elapsed, self.best, self.last_good, self.resume = 0.0, float('inf'), None, resume
+        self._order, self._micro0, self._epoch_losses, self._epoch_secs = None, 0, [], 0.0   # the epoch in progress (see `batches`)
         if ckpt is not None: self._restore(ckpt, resume)                    # refuses a changed run
         self.outdir = Path(cfg.outdir) if (cfg.outdir is not None and self.main) else None
         self._pending, self._t0 = [], None
@@ -339,7 +347,8 @@ def _network(self:Run, model):
 
 # %% ../nbs/10_run.ipynb #0a1b2c21
 MAY_CHANGE_ON_RESUME = ('epochs', 'minutes', 'outdir', 'save_every', 'device', 'compile', 'num_workers', 'data_root', 'sampler',
-                        'sample_steps', 'n_samples', 'guidance', 'log_every', 'early_stop', 'progress', 'tensorboard', 'wandb')
+                        'sample_steps', 'n_samples', 'guidance', 'log_every', 'early_stop', 'progress', 'tensorboard', 'wandb',
+                        'save_every_steps', 'save_every_minutes', 'overwrite')
 
 def config_changes(old:dict,  # the `config` a checkpoint recorded
                    new:TrainConfig,  # the configuration asked for now
@@ -361,6 +370,9 @@ def _restore(self:Run, ck, path):
     self.step, self.epoch, self.history = ck['step'], ck['epoch'], ck['history']
     self.micro, self.elapsed = ck.get('micro', self.step * self.cfg.grad_accum), ck.get('elapsed', 0.0)
     self.best = ck.get('best_eval_loss') or float('inf')
+    if ck.get('epoch_pos'):                                        # saved mid-epoch: continue that epoch where it stopped
+        self._micro0, self._epoch_losses, self._epoch_secs = self.micro - ck['epoch_pos'], list(ck['epoch_losses']), ck['epoch_seconds']
+        self._order = ck['epoch_order'] if self.world == 1 else self._epoch_order()
     set_rng_state(ck['rng'])
 
 # %% ../nbs/10_run.ipynb #0a1b2c24
@@ -480,22 +492,38 @@ def out_of_time(self:Run) -> bool:
 
 @patch(as_prop=True)
 def finished(self:Run) -> bool:
-    "All epochs done, or the budget spent as of the end of the last epoch (the time its checkpoint records)."
+    "All epochs done, or the budget spent as of the end of the last epoch (the time its checkpoint records); never mid-epoch."
+    if self._order is not None: return False
     if self.cfg.minutes is not None: return self.elapsed >= 60 * self.cfg.minutes
     return self.epoch >= self.cfg.epochs
 
 @patch
+def _epoch_order(self:Run) -> torch.Tensor:
+    "This process's order of the training images in epoch `self.epoch`: a permutation fixed by `(seed, epoch)`."
+    self._sampler.set_epoch(self.epoch)
+    return torch.tensor(list(self._sampler))
+
+@patch(as_prop=True)
+def epoch_pos(self:Run) -> int:
+    "Micro-batches of the epoch in progress done so far (0 between epochs)."
+    return self.micro - self._micro0 if self._order is not None else 0
+
+# %% ../nbs/10_run.ipynb #00fddcd8
+@patch
 def batches(self:Run):
-    "The next epoch's micro-batches `(x0, y)` on the device, in an order fixed by `(seed, epoch)`; ends early when time is up."
+    "The epoch's micro-batches `(x0, y)` on the device in its fixed order, from `epoch_pos` on (a new epoch: from 0); ends early when time is up."
     c = self.cfg
-    self.epoch += 1; self._sampler.set_epoch(self.epoch)
-    loader = DataLoader(self.train_ds, batch_size=c.batch_size, sampler=self._sampler, num_workers=c.num_workers, drop_last=True,
-                        pin_memory=self.device.type == 'cuda', generator=torch.Generator().manual_seed(c.seed * 1_000_003 + self.epoch))
+    if self._order is None:
+        self.epoch += 1
+        self._order, self._micro0, self._epoch_losses, self._epoch_secs = self._epoch_order(), self.micro, [], 0.0
+    skip = self.epoch_pos
+    loader = DataLoader(self.train_ds, batch_size=c.batch_size, sampler=self._order[skip * c.batch_size:].tolist(), num_workers=c.num_workers,
+                        drop_last=True, pin_memory=self.device.type == 'cuda', generator=torch.Generator().manual_seed(c.seed * 1_000_003 + self.epoch))
     if self._t0 is None: self._t0, self._elapsed0 = time.perf_counter(), self.elapsed
-    self._epoch_t0, self._epoch_losses, n = time.perf_counter(), [], self.per_epoch * c.grad_accum
+    self._epoch_t0, n = time.perf_counter() - self._epoch_secs, self.per_epoch * c.grad_accum
     total = f'{c.minutes:g} min' if c.minutes is not None else f'{c.epochs}'
-    self.bar = tqdm(total=n, desc=f'epoch {self.epoch}/{total}', disable=not (c.progress and self.main), leave=False)
-    for i, (x0, y) in enumerate(loader):
+    self.bar = tqdm(total=n, initial=skip, desc=f'epoch {self.epoch}/{total}', disable=not (c.progress and self.main), leave=False)
+    for i, (x0, y) in enumerate(loader, skip):
         if i == n or (i % c.grad_accum == 0 and self.out_of_time): break
         yield x0.to(self.device, non_blocking=True, memory_format=self.mf), y.to(self.device, non_blocking=True)
         self.bar.update(1)
@@ -533,6 +561,7 @@ def end_epoch(self:Run):
     for k, v in dict(epoch=self.epoch, step=self.step, train_loss=float(np.mean(self._epoch_losses)) if n else None,
                      lr=self.opt.param_groups[0]['lr'], seconds=secs, img_per_s=n * self.cfg.batch_size * self.world / secs).items():
         h[k].append(v)
+    self._order = None                                               # between epochs
 
 # %% ../nbs/10_run.ipynb #0a1b2c32
 @patch
@@ -541,11 +570,21 @@ def state_dict(self:Run) -> dict:
     return dict(model=self.model.state_dict(), model_config=getattr(self.model, 'config', None), optimizer=self.opt.state_dict(),
                 scaler=self.scaler.state_dict(), ema=self.ema.state_dict() if self.ema is not None else None,
                 phema=self.phema.state_dict() if self.phema is not None else None, next_snapshot=self._next_snapshot,
-                step=self.step, micro=self.micro, epoch=self.epoch, elapsed=self.elapsed,
+                step=self.step, micro=self.micro, epoch=self.epoch, elapsed=self.elapsed, **self._position(),
                 best_eval_loss=self.best if self.best < float('inf') else None, rng=get_rng_state(), history=self.history,
                 config=self.cfg.to_dict(), schedule=dict(name=self.schedule.name, beta=self.schedule.beta.double().cpu()),
                 version=__version__)
 
+@patch
+def _position(self:Run) -> dict:
+    "Where in its epoch the run is: mid-epoch, the epoch's order, the micro-batches done, its losses and seconds so far."
+    pos = self.epoch_pos
+    if not pos: return dict(epoch_pos=0)
+    self.sync()                                                      # the epoch's losses so far, read from the device
+    return dict(epoch_pos=pos, epoch_order=self._order, epoch_losses=list(self._epoch_losses),
+                epoch_seconds=time.perf_counter() - self._epoch_t0)
+
+# %% ../nbs/10_run.ipynb #a569d543
 @patch(as_prop=True)
 def config(self:Run) -> TrainConfig:
     "The run's `TrainConfig`."
