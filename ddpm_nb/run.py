@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_run.ipynb #0a1b2c04
 from __future__ import annotations
-import contextlib, difflib, math, os, time, typing
+import contextlib, difflib, math, os, random, time, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import numpy as np
@@ -102,7 +102,7 @@ class _SetupOptions(_DiffusionOptions):
     channels_last: bool = False  # NHWC memory format (faster convolutions with bf16 on CPU and on tensor cores)
     compile: bool = False  # wrap the model in `torch.compile`
     device: str|None = None  # 'cpu', 'cuda', 'mps', ...; None: `default_device()`
-    seed: int = 0  # seeds the initial weights, the data order and every draw of t and noise
+    seed: int = 0  # seeds the initial weights, the data order, every draw of t and noise, and the global generators (torch, Python, NumPy)
     train_size: int|None = None  # training images (None: all not held out); ignored with an explicit `eval_dataset`
     eval_size: int = 1000  # held-out images for the eval loss
     num_workers: int = 0  # DataLoader worker processes
@@ -329,7 +329,7 @@ def _check_model(net, x_example, T, device):
 def _network(self:Run, model):
     "The model (same initial weights in every process), its DDP / compiled wrapper, optimizer, GradScaler and EMA."
     c, dev, x = self.cfg, self.device, self.train_ds[0][0]
-    torch.manual_seed(c.seed)
+    torch.manual_seed(c.seed); random.seed(c.seed); np.random.seed(c.seed % 2**32)     # every global generator, from the seed
     self.model = _build_model(model, c.model_kwargs, x).to(dev)
     _check_model(self.model, x, self.schedule.T, dev)
     self.mf = torch.channels_last if c.channels_last else torch.contiguous_format
@@ -508,7 +508,7 @@ def epoch_pos(self:Run) -> int:
     "Micro-batches of the epoch in progress done so far (0 between epochs)."
     return self.micro - self._micro0 if self._order is not None else 0
 
-# %% ../nbs/10_run.ipynb #00fddcd8
+# %% ../nbs/10_run.ipynb #2478a0d9
 @patch
 def batches(self:Run):
     "The epoch's micro-batches `(x0, y)` on the device in its fixed order, from `epoch_pos` on (a new epoch: from 0); ends early when time is up."
@@ -584,7 +584,7 @@ def _position(self:Run) -> dict:
     return dict(epoch_pos=pos, epoch_order=self._order, epoch_losses=list(self._epoch_losses),
                 epoch_seconds=time.perf_counter() - self._epoch_t0)
 
-# %% ../nbs/10_run.ipynb #a569d543
+# %% ../nbs/10_run.ipynb #673b9287
 @patch(as_prop=True)
 def config(self:Run) -> TrainConfig:
     "The run's `TrainConfig`."
