@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_data.ipynb #eac3cc81
 from __future__ import annotations
-import gzip, os, shutil, socket, threading, urllib.parse, zipfile
+import gzip, hashlib, os, shutil, socket, threading, urllib.parse, zipfile, zlib
 from pathlib import Path
 import numpy as np
 import torch
@@ -17,8 +17,9 @@ from .schedules import check_choice
 from .forward import from_uint8
 
 # %% auto #0
-__all__ = ['MNIST_FAMILY', 'CIFAR10_FILES', 'IMG_EXTS', 'TINY_IMAGENET_URL', 'DATASETS', 'data_root', 'DatasetNotFoundError',
-           'ImageDataset', 'TensorImages', 'read_idx', 'ImageFiles', 'get_dataset', 'DataSubset', 'train_eval_split']
+__all__ = ['MNIST_FAMILY', 'IDX_MD5', 'CIFAR10_FILES', 'IMG_EXTS', 'TINY_IMAGENET_URL', 'DATASETS', 'data_root',
+           'DatasetNotFoundError', 'ImageDataset', 'TensorImages', 'read_idx', 'DatasetCorruptError', 'file_md5',
+           'check_md5', 'ImageFiles', 'get_dataset', 'DataSubset', 'train_eval_split']
 
 # %% ../nbs/08_data.ipynb #7ff06947
 def data_root(root=None) -> Path:
@@ -47,7 +48,6 @@ def _want_download(download) -> bool:
     if download is None: return os.environ.get('DDPM_NB_OFFLINE', '0').lower() in ('', '0', 'false', 'no')
     return bool(download)
 
-# %% ../nbs/08_data.ipynb #c41d8e6f
 def _fetch_or_fail(what:str,  # human name of the dataset, e.g. 'MNIST (train)'
                    files:list,  # the paths that must exist afterwards
                    url:str,  # where the files come from (also probed for reachability)
@@ -63,10 +63,9 @@ def _fetch_or_fail(what:str,  # human name of the dataset, e.g. 'MNIST (train)'
         try: fetch()
         except Exception as e: why = f'the download failed: {type(e).__name__}: {str(e).strip()[:300]}'
     if why is None and all(Path(f).exists() for f in files): return
-    lines = '\n'.join(f'  {f}' for f in files)
-    raise DatasetNotFoundError(f"{what} not found, and {why or 'the download did not produce the files'}.\n"
-                               f"Expected these files:\n{lines}\nGet them from {url} and put them there{hint}, "
-                               "or pass root= / set DDPM_NB_DATA to the folder that holds them.") from None
+    raise DatasetNotFoundError(f"{what} not found, and {why or 'the download did not produce the files'}: expected "
+                               f"{', '.join(map(str, files))}; get them from {url} and put them there{hint}, "
+                               "or pass root= / set DDPM_NB_DATA to the folder that holds them") from None
 
 # %% ../nbs/08_data.ipynb #18fa654a
 def _pad(x:torch.Tensor,  # `(..., H, W)` images in [-1, 1]
@@ -147,6 +146,53 @@ def read_idx(path) -> torch.Tensor:
         raise ValueError(f"{path}: header says {shape} = {int(np.prod(shape))} bytes, file holds {len(data) - off}")
     return torch.frombuffer(bytearray(data[off:]), dtype=torch.uint8).reshape(shape)
 
+# %% ../nbs/08_data.ipynb #d4c0a1e2
+class DatasetCorruptError(DatasetNotFoundError):
+    "A dataset file is damaged (its checksum or its contents are wrong); the one-line message names it and says how to get a good copy."
+
+_HASHED = {}  # (path, size, mtime_ns) -> the file's MD5: a file is hashed once while it is unchanged
+
+def file_md5(path) -> str:
+    "The MD5 of file `path` in hex, computed once per path, size and modification time."
+    path = Path(path); st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASHED:
+        h = hashlib.md5(usedforsecurity=False)
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+        _HASHED[key] = h.hexdigest()
+    return _HASHED[key]
+
+def _damaged(path, what:str, url:str) -> DatasetCorruptError:
+    "The error for a damaged `path`: what is wrong with it, and how to get a good copy from `url`."
+    return DatasetCorruptError(f"{path} is damaged: {what}; delete it and run again to download a good copy, "
+                               f"or copy the official archive from {url}")
+
+def check_md5(path, md5:str, url:str) -> Path:
+    "`path` if its MD5 is `md5`, else a `DatasetCorruptError` giving both checksums and where the good file is."
+    got = file_md5(path)
+    if got != md5: raise _damaged(path, f"checksum mismatch (MD5 expected {md5}, got {got}; {Path(path).stat().st_size} bytes)", url)
+    return Path(path)
+
+# %% ../nbs/08_data.ipynb #d4c0a1e3
+IDX_MD5 = {  # MD5 of each official archive unpacked (the `-ubyte` files); the archives' own sums are torchvision's
+    'MNIST': {'train-images-idx3-ubyte': '6bbc9ace898e44ae57da46a324031adb', 'train-labels-idx1-ubyte': 'a25bea736e30d166cdddb491f175f624',
+              't10k-images-idx3-ubyte': '2646ac647ad5339dbf082846283269ea', 't10k-labels-idx1-ubyte': '27ae3e4e09519cfbb04c329615203637'},
+    'FashionMNIST': {'train-images-idx3-ubyte': 'f4a8712d7a061bf5bd6d2ca38dc4d50a', 'train-labels-idx1-ubyte': '9018921c3c673c538a1fc5bad174d6f9',
+                     't10k-images-idx3-ubyte': '8181f5470baa50b63fa0f6fddb340f0a', 't10k-labels-idx1-ubyte': '15d484375f8d13e6eb1aabb0c3f46965'}}
+
+def _published_md5(name:str, path:Path) -> str|None:
+    "The MD5 an MNIST-family file must have: torchvision's for a `.gz` archive, `IDX_MD5`'s for an unpacked one (None: unknown)."
+    folder, cls = MNIST_FAMILY[name]
+    return dict(cls.resources).get(path.name) or IDX_MD5[folder].get(path.name)
+
+def _read_checked(name:str, path:Path) -> torch.Tensor:
+    "`read_idx(path)` once the file's MD5 is right; whatever is wrong with the file raises one `DatasetCorruptError` naming it."
+    url = MNIST_FAMILY[name][1].mirrors[0] + path.name.removesuffix('.gz') + '.gz'
+    if (md5 := _published_md5(name, path)) is not None: check_md5(path, md5, url)
+    try: return read_idx(path)
+    except (OSError, EOFError, ValueError, zlib.error) as e: raise _damaged(path, f"it cannot be read ({type(e).__name__}: {e})", url) from None
+
 def _idx_file(raw:Path, stem:str):
     "The existing `raw/stem` or `raw/stem.gz`, else None."
     for p in (raw/stem, raw/f'{stem}.gz'):
@@ -160,7 +206,7 @@ def _load_mnist_family(name, root:Path, train, download):
     if any(_idx_file(raw, s) is None for s in stems):
         _fetch_or_fail(f"{folder} ({'train' if train else 'test'})", [raw/f'{s}.gz' for s in stems], cls.mirrors[0],
                        lambda: cls(str(root), train=train, download=True), download, hint=' (gzipped or not)')
-    images, labels = (read_idx(_idx_file(raw, s)) for s in stems)
+    images, labels = (_read_checked(name, _idx_file(raw, s)) for s in stems)
     return images[:, None], labels, cls.classes
 
 # %% ../nbs/08_data.ipynb #b2ebb671
