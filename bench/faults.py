@@ -307,6 +307,9 @@ def main():
     finally:
         if a.keep: print(f"folders kept in {root}", file=sys.stderr)
         else: shutil.rmtree(root, ignore_errors=True)
+    for r in rows:                                                 # the temporary folder's name says nothing: <tmp>
+        for k in ('message', 'resume', 'method'):
+            if k in r: r[k] = r[k].replace(str(root), '<tmp>')
     na = lambda v: 'n.a.' if v is None else v
     print('| fault | exit status | message (last line) | steps lost | resume bit-exact |\n|---|---:|---|---:|---|')
     for r in rows:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_cli.ipynb #a42afdc3
 from __future__ import annotations
-import argparse, inspect, math, os, sys, tomllib, typing
+import argparse, errno, inspect, math, os, re, sys, tomllib, traceback, typing
 from dataclasses import fields
 from pathlib import Path
 import torch
@@ -12,25 +12,61 @@ from fastcore.docments import docments
 from .forward import save_grid
 from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_SPECS, SAMPLERS, SPACINGS, VARIANCES, sample
 from .sampling import save_gif, interpolate as interpolate_samples
-from .checkpoints import PRETRAINED, CheckpointError, load_checkpoint, load_model, load_pretrained
-from .train import TrainConfig, _resolve_device, default_device, fit
+from .checkpoints import (PRETRAINED, CheckpointError, CheckpointWriteError, OutdirBusyError, RunExistsError, load_checkpoint,
+                                 load_model, load_pretrained, resolve_resume)
+from .data import DatasetNotFoundError
+from .train import NonFiniteLossError, TrainConfig, TrainingInterrupted, _resolve_device, default_device, fit
 
 # %% auto #0
-__all__ = ['CONFIGS', 'run_cli', 'config_toml', 'load_config', 'train_parser', 'train_config', 'train_cli', 'sample_images',
-           'sample_parser', 'sample_cli']
+__all__ = ['CONFIGS', 'error_line', 'run_cli', 'config_toml', 'load_config', 'train_parser', 'train_config',
+           'checkpoint_mismatch', 'load_model_checked', 'train_cli', 'sample_batches', 'sample_images', 'sample_parser',
+           'sample_cli']
 
 # %% ../nbs/12_cli.ipynb #1bfe6080
+def _oom_line(e:BaseException) -> str:
+    "Out of memory, with how much was asked for where the allocator says, and the remedy."
+    m = re.search(r"[Tt]ried to allocate ([\d.]+ [KMGTP]iB|\d+ bytes)", str(e))
+    amount = m and (m[1] if m[1].endswith('iB') else f"{int(m[1].split()[0]) / 2**30:,.1f} GiB")
+    where = ' on the GPU' if isinstance(e, torch.cuda.OutOfMemoryError) or 'CUDA' in str(e) else ''
+    return f"out of memory{where}" + (f" (tried to allocate {amount})" if amount else '') + "; try a smaller --batch-size"
+
+def _os_line(e:OSError) -> str:
+    "An OS error in words, with its file: `no space left on device writing <file>` for a full disk."
+    if e.errno == errno.ENOSPC: return "no space left on device" + (f" writing {e.filename}" if e.filename else '')
+    what = e.strerror or str(e) or type(e).__name__
+    return what[:1].lower() + what[1:] + (f": {e.filename}" if e.filename else '')
+
+_RUN_FAILURES = (CheckpointError, CheckpointWriteError, DatasetNotFoundError, OutdirBusyError, RunExistsError, NonFiniteLossError)
+
+def error_line(e:BaseException) -> tuple[str, int] | None:
+    "`(one line, exit status)` for an error the user can act on (2: a bad argument, 1: the run failed), None for a bug."
+    if isinstance(e, _RUN_FAILURES): line, status = str(e), 1
+    elif isinstance(e, (MemoryError, torch.cuda.OutOfMemoryError)) or (
+        isinstance(e, RuntimeError) and any(s in str(e) for s in ('out of memory', "can't allocate memory"))): line, status = _oom_line(e), 1
+    elif isinstance(e, OSError): line, status = _os_line(e), 1
+    elif isinstance(e, ImportError): line, status = str(e), 1
+    elif isinstance(e, ValueError): line, status = str(e), 2
+    else: return None
+    return ' '.join(l.strip() for l in line.splitlines() if l.strip()), status
+
+# %% ../nbs/12_cli.ipynb #1bfe60a0
 def run_cli(prog:str,  # the command's name, for the message
             fn,  # what the command does: `fn()`
+            argv:list[str]|None=None,  # the command's arguments (default `sys.argv[1:]`), searched for `--debug`
            ):
-    "Run `fn()`; a bad input (`ValueError`, a missing file, a bad checkpoint) becomes one line `prog: error: ...` on stderr and exit status 2."
-    debug = '--debug' in sys.argv[1:] or os.environ.get('DDPM_NB_DEBUG', '') not in ('', '0')
+    "Run `fn()`; an error the user can act on becomes one line `prog: error: ...` on stderr and its exit status (see `error_line`)."
+    debug = '--debug' in (sys.argv[1:] if argv is None else argv) or os.environ.get('DDPM_NB_DEBUG', '') not in ('', '0')
     try: return fn()
-    except (ValueError, FileNotFoundError, ImportError) as e:      # CheckpointError and DatasetNotFoundError are among these
-        if debug: raise
-        print(f"{prog}: error: {e}", file=sys.stderr); sys.exit(2)
+    except TrainingInterrupted as e:                       # saved and stopped by a signal: the shell's status for that signal
+        if debug: traceback.print_exc()
+        print(f"{prog}: {e}", file=sys.stderr); sys.exit(e.exit_status)
     except KeyboardInterrupt:
+        if debug: raise
         print(f"\n{prog}: interrupted", file=sys.stderr); sys.exit(130)
+    except Exception as e:
+        said = error_line(e)
+        if debug or said is None: raise
+        print(f"{prog}: error: {said[0]}", file=sys.stderr); sys.exit(said[1])
 
 # %% ../nbs/12_cli.ipynb #fb752c18
 _GPU = dict(precision='bf16', channels_last=True, compile=True, grad_clip=1.0, use_ema=True, seed=0, sampler=DEFAULT_SAMPLER,
@@ -109,7 +145,8 @@ def train_parser() -> argparse.ArgumentParser:
                                 'Settings, later winning: defaults, --config, the checkpoint of --resume, flags.',
                                 argument_default=argparse.SUPPRESS)
     p.add_argument('--config', help=f"a named configuration ({', '.join(CONFIGS)}) or a TOML file; flags override it")
-    p.add_argument('--resume', help='a checkpoint to continue from (its configuration is used; run-defining flags must match)')
+    p.add_argument('--resume', help="continue a run: a checkpoint, a run's folder (its newest checkpoint that loads), or 'auto' (the newest "
+                   "in --outdir, else a fresh start); its configuration is used and run-defining flags must match")
     p.add_argument('--print-config', action='store_true', help='print the resolved configuration as TOML and exit')
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     for f in fields(TrainConfig):
@@ -132,7 +169,7 @@ def train_config(argv:list[str]|None=None) -> tuple[TrainConfig, str|None]:
     given = vars(train_parser().parse_args(argv))
     for k in ('print_config', 'debug'): given.pop(k, None)
     opts = load_config(given.pop('config')) if 'config' in given else {}
-    resume = given.pop('resume', None)
+    resume = resolve_resume(given.pop('resume', None), given.get('outdir', opts.get('outdir', TrainConfig.outdir)))   # a file, a folder's newest, or 'auto'
     if resume is not None:
         old = load_checkpoint(resume).get('config') or {}
         if str(old.get('model', '')).startswith('<') or str(old.get('dataset', '')).startswith('<'):
@@ -143,6 +180,29 @@ def train_config(argv:list[str]|None=None) -> tuple[TrainConfig, str|None]:
         opt, sub = k.split('.'); opts[opt] = {**(opts.get(opt) or {}), sub: given.pop(k)}
     return TrainConfig.from_dict({**opts, **given}, where='the command line'), resume
 
+# %% ../nbs/12_cli.ipynb #5c4e1a01
+_SIZE = re.compile(r"size mismatch for ([\w.]+): copying a param with shape torch\.Size\((\[.*?\])\) from checkpoint, "
+                   r"the shape in current model is torch\.Size\((\[.*?\])\)")
+
+def checkpoint_mismatch(path,  # the checkpoint that was loaded
+                        e:RuntimeError,  # what `load_state_dict` raised
+                       ) -> CheckpointError | None:
+    "A `CheckpointError` naming `path` and the first tensor where its weights and the model its config builds disagree (None: `e` is another error)."
+    head = f"{path}: its configuration does not match its weights"
+    if m := _SIZE.search(str(e)):
+        return CheckpointError(f"{head}: {m[1]} is {m[2]} in the file but {m[3]} in the model its configuration builds; "
+                               "the file's configuration was changed after its weights were saved, or it was written by other code")
+    if m := re.search(r'(Missing|Unexpected) key\(s\) in state_dict: "([^"]+)"', str(e)):
+        return CheckpointError(f"{head}: {m[2]} is " + ("missing from the file" if m[1] == 'Missing' else "in the file but not in the model "
+                               "its configuration builds") + "; the file's configuration was changed after its weights were saved")
+
+def load_model_checked(checkpoint, **kwargs):
+    "`load_model(checkpoint, **kwargs)`, where a checkpoint whose configuration and weights disagree is a `CheckpointError` naming the tensor."
+    try: return load_model(checkpoint, **kwargs)
+    except RuntimeError as e:
+        if (err := checkpoint_mismatch(checkpoint, e)) is None: raise
+        raise err from e
+
 # %% ../nbs/12_cli.ipynb #57e33bf1
 def train_cli(argv:list[str]|None=None) -> None:
     "Train a DDPM from the command line (console script `ddpm_nb_train`); run with `--help` for the flags."
@@ -150,12 +210,16 @@ def train_cli(argv:list[str]|None=None) -> None:
         cfg, resume = train_config(argv)
         if '--print-config' in (sys.argv[1:] if argv is None else argv): return print(config_toml(cfg), end='')
         try: res = fit(cfg.model, cfg.dataset, config=cfg, resume=resume)
-        except KeyboardInterrupt:
+        except TrainingInterrupted: raise                  # saved at the step it stopped: `run_cli` prints its line
+        except KeyboardInterrupt:                          # a second Ctrl-C, or one before training started
             last = Path(cfg.outdir or '.') / 'last.pt'
             print(f"\nddpm_nb_train: interrupted; " + (f"the last checkpoint is {last} (continue with --resume {last})" if last.exists() else
                   "no checkpoint was written yet"), file=sys.stderr); sys.exit(130)
+        except RuntimeError as e:
+            if resume is None or (err := checkpoint_mismatch(resume, e)) is None: raise
+            raise err from e
         print(res)
-    run_cli('ddpm_nb_train', main)
+    run_cli('ddpm_nb_train', main, argv)
 
 # %% ../nbs/12_cli.ipynb #797c5a1e
 def _parse_labels(labels, n, num_classes):
@@ -176,10 +240,45 @@ def _interpolation(model, sched, shape, g, n, **kw):
            'y': None if y is None else y[:1].expand(max(n, 2))}
     return interpolate_samples(model, sched, z0, z1, n=max(n, 2), **ikw)
 
+def _check_guidance(guidance):
+    "Refuse a guidance weight below 0 or not finite: 0 is unconditional, 1 plain conditional, more pushes towards the class."
+    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+        raise ValueError(f"guidance must be a finite number >= 0 (0: unconditional, 1: plain conditional), got {guidance}")
+
+# %% ../nbs/12_cli.ipynb #5b47c0a1
+def sample_batches(model, sched,  # the model and its `Schedule`
+                   n:int,  # number of images
+                   shape:tuple,  # `(C, H, W)` of one image
+                   batch_size:int,  # images per call of `sample`
+                   generator:torch.Generator,  # the one source of every draw, used batch after batch
+                   y:torch.Tensor|None=None,  # labels `(n,)` of a conditional model, on the model's device
+                   return_trajectory:bool=False,  # also return the trajectories, joined along the batch
+                   **kwargs,  # passed to `sample` (sampler, steps, objective, guidance, progress, ...)
+                  ):
+    "`n` images `(n, C, H, W)` on the CPU drawn `batch_size` at a time from `generator` (and their `Trajectory`)."
+    xs, trs = [], []
+    for i in range(0, n, batch_size):
+        b = min(batch_size, n - i)
+        out = sample(model, sched, (b, *shape), generator=generator, y=None if y is None else y[i:i + b],
+                     return_trajectory=return_trajectory, **kwargs)
+        x, tr = out if return_trajectory else (out, None)
+        xs.append(x.cpu()); trs.append(tr)
+    x = torch.cat(xs)
+    if not return_trajectory: return x
+    return x, trs[0]._replace(xt=torch.cat([t.xt.cpu() for t in trs], 1), x0=torch.cat([t.x0.cpu() for t in trs], 1))
+
+def _write(save, x, path, **kwargs):
+    "`save(x, path, **kwargs)`, an `OSError` without a file name (a full disk fails in `write`) given `path`."
+    try: return save(x, path, **kwargs)
+    except OSError as e:
+        if e.filename is None: e.filename = str(path)
+        raise
+
 # %% ../nbs/12_cli.ipynb #09c66388
 def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pretrained`)
                   outdir='samples',  # folder for the PNGs (and GIF)
                   n:int=64,  # number of images
+                  batch_size:int=500,  # images per sampling call: a smaller one needs less memory
                   sampler:str=DEFAULT_SAMPLER,  # one of `SAMPLERS`
                   steps:int|None=None,  # sampler steps (None: the sampler's default, 20 for the default sampler)
                   eta:float=0.0,  # DDIM noise scale
@@ -200,20 +299,20 @@ def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pr
                  ) -> list[Path]:
     "Sample from a checkpoint or a shipped model and write a grid (optionally single images, a GIF, an interpolation); returns the paths."
     if (checkpoint is None) == (pretrained is None): raise ValueError("give exactly one of checkpoint and pretrained")
-    if n < 1: raise ValueError(f"n must be >= 1, got {n}")
+    if n < 1 or batch_size < 1: raise ValueError(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
+    _check_guidance(guidance)
     device = _resolve_device(device)[0]
-    model, sched, cfg = load_pretrained(pretrained, device=device) if pretrained is not None else load_model(checkpoint, ema=ema, device=device)
-    shape = (n, model.in_channels, model.img_size, model.img_size)
-    y = _parse_labels(labels, n, model.num_classes)
+    model, sched, cfg = load_pretrained(pretrained, device=device) if pretrained is not None else load_model_checked(checkpoint, ema=ema, device=device)
+    shape, y = (model.in_channels, model.img_size, model.img_size), _parse_labels(labels, n, model.num_classes)
     kw = dict(sampler=sampler, steps=steps, eta=eta, spacing=spacing, variance=variance, clip=clip, dynamic_threshold=dynamic_threshold,
-              objective=cfg.get('objective', 'eps'), guidance=guidance, y=None if y is None else y.to(device))
-    g, out = torch.Generator(device=device).manual_seed(seed), Path(outdir)
-    if gif: x, traj = sample(model, sched, shape, generator=g, return_trajectory=True, progress=progress, **kw)
-    else: x = sample(model, sched, shape, generator=g, progress=progress, **kw)
-    paths = [save_grid(x, out / 'samples.png')]
-    if individual: paths += [save_grid(xi[None], out / 'images' / f'{i:05d}.png') for i, xi in enumerate(x)]
-    if gif: paths.append(save_gif(traj.xt, out / 'trajectory.gif', nrow=max(1, int(math.sqrt(n))), scale=2))
-    if interpolate: paths.append(save_grid(_interpolation(model, sched, shape, g, n, **kw), out / 'interpolation.png', nrow=max(n, 2)))
+              objective=cfg.get('objective', 'eps'), guidance=guidance)
+    g, out, y = torch.Generator(device=device).manual_seed(seed), Path(outdir), None if y is None else y.to(device)
+    x = sample_batches(model, sched, n, shape, batch_size, g, y, return_trajectory=gif, progress=progress, **kw)
+    if gif: x, traj = x
+    paths = [_write(save_grid, x, out / 'samples.png')]
+    if individual: paths += [_write(save_grid, xi[None], out / 'images' / f'{i:05d}.png') for i, xi in enumerate(x)]
+    if gif: paths.append(_write(save_gif, traj.xt, out / 'trajectory.gif', nrow=max(1, int(math.sqrt(n))), scale=2))
+    if interpolate: paths.append(_write(save_grid, _interpolation(model, sched, (n, *shape), g, n, y=y, **kw), out / 'interpolation.png', nrow=max(n, 2)))
     return paths
 
 # %% ../nbs/12_cli.ipynb #233240b9
@@ -239,4 +338,4 @@ def sample_cli(argv:list[str]|None=None) -> None:
     def main():
         a = vars(sample_parser().parse_args(argv)); a.pop('debug')
         for p in sample_images(**a): print(p)
-    run_cli('ddpm_nb_sample', main)
+    run_cli('ddpm_nb_sample', main, argv)

@@ -19,7 +19,7 @@ from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, SPACINGS, model_
 from .sampling import reconstruct
 from .checkpoints import PRETRAINED, load_model, load_pretrained, pretrained_info
 from .train import _resolve_device, default_device
-from .cli import run_cli, _flag_names, _hint_type, _parse_labels
+from .cli import load_model_checked, run_cli, _check_guidance, _flag_names, _hint_type, _parse_labels
 from .metrics import *
 
 # %% auto #0
@@ -242,9 +242,10 @@ def _to_28(x, crop=False):
     return F.interpolate(x, size=(28, 28), mode='bilinear', antialias=True, align_corners=False).clamp(-1, 1)
 
 # %% ../nbs/15_evaluation.ipynb #42850620
-def _check_counts(n, batch_size, recon_n, labels):
+def _check_counts(n, batch_size, recon_n, labels, n_train=None, n_test=None):
     "Raise a `ValueError` unless the counts are integers in range and `labels`, if given, has one class per sample."
-    for name, v, lo in (('n', n, 4), ('batch_size', batch_size, 1), ('recon_n', recon_n, 0)):
+    for name, v, lo in (('n', n, 4), ('batch_size', batch_size, 1), ('recon_n', recon_n, 0), ('n_train', n_train, 1), ('n_test', n_test, 1)):
+        if name in ('n_train', 'n_test') and v is None: continue                       # None: the whole split
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             why = " (KID and precision/recall need more than 3 samples)" if name == 'n' else ''
             raise ValueError(f"{name} must be an integer >= {lo}{why}, got {v!r}")
@@ -313,7 +314,7 @@ def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `mode
              **kwargs,  # passed to `ddpm_nb.samplers.sample` (eta, guidance, ...)
             ) -> MetricCard:
     "Sample `n` images from a model or checkpoint, score them against `dataset` and return the `MetricCard`."
-    _check_counts(n, batch_size, recon_n, labels)
+    _check_counts(n, batch_size, recon_n, labels, n_train, n_test)
     model, schedule, config, ema = _model_to_score(model_or_checkpoint, ema, schedule, device, config)
     dataset = dataset or config.get('dataset')
     if dataset is None: raise ValueError("dataset is required: the checkpoint's config does not name one")
@@ -398,6 +399,7 @@ def eval_card(checkpoint:str|None=None,  # a checkpoint written by `fit` (or giv
              ) -> MetricCard:
     "Load a checkpoint or a shipped model, sample from it, score the samples and its reconstructions, and return the `MetricCard`."
     if (checkpoint is None) == (pretrained is None): raise ValueError("give exactly one of a checkpoint (CHECKPOINT or --checkpoint) and --pretrained NAME")
+    _check_guidance(guidance); _check_counts(n, batch_size, recon_n, None, n_train, n_test)   # before loading anything
     dev = _resolve_device(device)[0]
     if dataset is not None: check_choice('dataset', dataset, _EVAL_CHOICES['dataset'])
     if pretrained is not None:
@@ -405,7 +407,7 @@ def eval_card(checkpoint:str|None=None,  # a checkpoint written by `fit` (or giv
         if not ema: raise ValueError("--no-ema applies to a checkpoint: a shipped model holds one set of weights")
         model, sched, cfg = load_pretrained(pretrained, device=dev)
         ema = pretrained_info(pretrained)['weights'] == 'ema'
-    else: model, sched, cfg = load_model(checkpoint, ema=ema, device=dev)
+    else: model, sched, cfg = load_model_checked(checkpoint, ema=ema, device=dev)
     y = None if labels is None else _parse_labels(labels, n, getattr(model, 'num_classes', None))
     card = evaluate(model, dataset or cfg.get('dataset'), n, sampler, steps, ema, sched, cfg.get('objective', 'eps'), batch_size, seed,
                     n_train=n_train, n_test=n_test, config=cfg, labels=y, recon_n=recon_n, recon_steps=recon_steps, lpips=lpips,
@@ -443,7 +445,7 @@ def eval_cli(argv:list[str]|None=None) -> None:
             if a['checkpoint'] is not None: p.error("give the checkpoint once: as CHECKPOINT or as --checkpoint")
             a['checkpoint'] = path
         print(eval_card(**a)._repr_markdown_())   # returns None: a console script's return value becomes its exit status
-    run_cli('ddpm_nb_eval', main)
+    run_cli('ddpm_nb_eval', main, argv)
 
 # %% ../nbs/15_evaluation.ipynb #34becbfd
 _SWEEPS = ('sampler_sweep', 'plot_sweep', 'best_within', 'sweep_table', 'guidance_sweep', 'plot_guidance', 'sweep_rows')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_metrics.ipynb #df236433
 from __future__ import annotations
-import hashlib, math, warnings
+import hashlib, math, os, warnings
 from importlib.resources import files
 from pathlib import Path
 import matplotlib.pyplot as plt
@@ -195,6 +195,9 @@ def reference_stats(dataset:str,  # 'mnist' or 'fashion_mnist'
                     refresh:bool=False,  # recompute even if cached
                    ) -> dict:
     "Features, probabilities, labels, mean and covariance of the training and test splits under the shipped net, cached in the data root."
+    for name, v in (('n_train', n_train), ('n_test', n_test)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name} must be an integer >= 1 (or None: the whole split), got {v!r}")
     net = feature_net(dataset)
     path = data_root(root) / 'ddpm_nb_eval' / f"{dataset}_{n_train or 'all'}_{n_test or 'all'}_{net.sha256[:16]}.pt"
     if path.exists() and not refresh: return torch.load(path, weights_only=True)
@@ -203,7 +206,9 @@ def reference_stats(dataset:str,  # 'mnist' or 'fashion_mnist'
     te['nn_dist'] = nearest_neighbours(te['feats'], tr['feats'])[0]
     st = dict(dataset=dataset, sha256=net.sha256, train=tr, test=te)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(st, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")               # written whole, then renamed: never a half-written cache
+    try: torch.save(st, tmp); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
     return st
 
 # %% ../nbs/14_metrics.ipynb #ba4cfa9f

@@ -219,7 +219,7 @@ def _options(model, dataset, config, options) -> tuple[TrainConfig, Schedule|Non
     base = config.to_dict() if config is not None else {}
     return TrainConfig.from_dict({**base, **options}, where='fit options'), sched
 
-# %% ../nbs/11_train.ipynb #64f5ba4f
+# %% ../nbs/11_train.ipynb #c0f7a0f8
 class TrainingInterrupted(KeyboardInterrupt):
     "Training stopped by SIGTERM or SIGINT after saving its state: the `signum`, the `checkpoint` written (None without an outdir), its `step`."
     def __init__(self, message:str, signum:int, checkpoint:Path|None, step:int):
@@ -243,7 +243,7 @@ class _Signals:
         for s, h in self._old.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
         self._old = {}
 
-# %% ../nbs/11_train.ipynb #b409d159
+# %% ../nbs/11_train.ipynb #0ddc3912
 def _save_due(run:Run) -> bool:
     "A periodic save is due: `save_every_steps` steps, or `save_every_minutes` since the last save (not at an epoch's end: that saves anyway)."
     c = run.cfg
