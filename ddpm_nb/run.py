@@ -31,7 +31,7 @@ __all__ = ['PRECISIONS', 'SCHEDULE_NAMES', 'T_SAMPLINGS', 'DATA_SUBFLAGS', 'MODE
            'config_changes', 'draw_t', 'NonFiniteLossError']
 
 # %% ../nbs/10_run.ipynb #8517bdc3
-def train_step(run:Run,  # the run: network, optimizer, schedule, EMA
+def train_step(run,  # the `Run`: network, optimizer, schedule, EMA
                x0:torch.Tensor,  # a micro-batch of clean images `(B,C,H,W)` in [-1, 1]
                y:torch.Tensor|None=None,  # their labels `(B,)` (used by class-conditional models)
               ) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Checks, for every page: it loads and has a title; internal links and images resolve (files and
 #anchors); the maths renders (KaTeX ran, no `katex-error`, no raw `$$`, `\\(` or `\\[` left in the text);
-each module page shows the API signature of every name in its module's `__all__`.
+each module page shows the API signature of every name its module defines and lists in `__all__`.
 KaTeX comes from Debian's `libjs-katex` (no network): the CDN address in the built pages is pointed
 at a local copy in the checked copy of the site only.
 Usage: python tools/check_site.py [--no-build] [--shots DIR]   (exit 1 on any problem)
@@ -94,7 +94,8 @@ def check_page(page:Path, site:Path, base:str, prof, mods):
     if stem in mods:
         try:  # functions and classes get a signature on their page (constants do not)
             mod = importlib.import_module(mods[stem])
-            names = [n for n in mod.__all__ if callable(getattr(mod, n, None))]
+            names = [n for n in mod.__all__ if callable(obj := getattr(mod, n, None))   # defined here: a re-exported name
+                     and getattr(obj, '__module__', mods[stem]) == mods[stem]]            # has its signature on its own page
         except Exception as e: names = []; probs.append(f'{rel}: cannot import {mods[stem]}: {e}')
         missing = [n for n in names if n.lower() not in ids]
         if missing: probs.append(f'{rel}: API signatures missing for {missing}')
