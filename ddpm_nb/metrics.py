@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_metrics.ipynb #df236433
 from __future__ import annotations
-import hashlib, math, os, warnings
+import hashlib, math, warnings
 from importlib.resources import files
 from pathlib import Path
 import matplotlib.pyplot as plt
@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from .schedules import check_choice
 from .forward import from_uint8, to_image
 from .data import data_root, get_dataset
+from .checkpoints import save_checkpoint
 
 # %% auto #0
 __all__ = ['FEATURE_NETS', 'LPIPS_NETS', 'FeatureNet', 'accuracy', 'train_feature_net', 'assets_dir', 'file_sha256',
@@ -196,8 +197,7 @@ def reference_stats(dataset:str,  # 'mnist' or 'fashion_mnist'
                    ) -> dict:
     "Features, probabilities, labels, mean and covariance of the training and test splits under the shipped net, cached in the data root."
     for name, v in (('n_train', n_train), ('n_test', n_test)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise ValueError(f"{name} must be an integer >= 1 (or None: the whole split), got {v!r}")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1): raise ValueError(f"{name} must be an integer >= 1 (or None: the whole split), got {v!r}")
     net = feature_net(dataset)
     path = data_root(root) / 'ddpm_nb_eval' / f"{dataset}_{n_train or 'all'}_{n_test or 'all'}_{net.sha256[:16]}.pt"
     if path.exists() and not refresh: return torch.load(path, weights_only=True)
@@ -205,10 +205,7 @@ def reference_stats(dataset:str,  # 'mnist' or 'fashion_mnist'
     tr, te = _split_stats(xtr[:n_train], ytr[:n_train], net), _split_stats(xte[:n_test], yte[:n_test], net)
     te['nn_dist'] = nearest_neighbours(te['feats'], tr['feats'])[0]
     st = dict(dataset=dataset, sha256=net.sha256, train=tr, test=te)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")               # written whole, then renamed: never a half-written cache
-    try: torch.save(st, tmp); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
+    save_checkpoint(st, path)                                   # written whole, then renamed: never a half-written cache
     return st
 
 # %% ../nbs/14_metrics.ipynb #ba4cfa9f
