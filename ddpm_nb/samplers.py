@@ -315,7 +315,7 @@ SAMPLER_SPECS = {
     'deterministic': SamplerSpec(ddim_coefs, ddim_step, 'trailing', None),
     'ddim': SamplerSpec(ddim_coefs, ddim_step, 'trailing', 50),
     'dpm++2m': SamplerSpec(dpmpp_2m_coefs, dpmpp_2m_step, 'logsnr', 20),
-    'dpm++2m-sde': SamplerSpec(dpmpp_2m_sde_coefs, dpmpp_2m_sde_step, 'trailing', 20, True, 'dpm++2m'),  # trailing: the sampler study (15_sweeps)
+    'dpm++2m-sde': SamplerSpec(dpmpp_2m_sde_coefs, dpmpp_2m_sde_step, 'trailing', 20, True, 'dpm++2m'),  # trailing: the sampler study (16_sweeps)
     'heun': SamplerSpec(heun_coefs, heun_step, 'karras', 18),
     'heun-churn': SamplerSpec(heun_churn_coefs, heun_churn_step, 'karras', 18, True, 'heun'),
 }
