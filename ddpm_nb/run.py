@@ -90,7 +90,7 @@ class _DiffusionOptions(_OptimOptions):
     use_ema: bool = field(default=True, metadata=_opt(flag='ema'))  # keep an exponential moving average of the weights (used for the sample grids)
     ema_decay: float = 0.9999  # its decay
     ema_sigma_rels: list|None = None  # post-hoc EMA: keep power-function EMAs of these relative widths, e.g. `[0.05, 0.1]`, and snapshots
-    ema_snapshots: int = 20  # post-hoc EMA snapshots per run (evenly spaced in steps, or in time with `minutes`), plus one at the end
+    ema_snapshots: int = 20  # post-hoc EMA snapshots per run (evenly spaced in steps, or in time with `minutes`); the last at the run's end
     cond_drop_prob: float = 0.1  # class-conditional models: probability of training with the null label
 _DiffusionOptions.__delwrap__ = _OptimOptions  # docments, and so the command line's help, read each group's comments
 

@@ -22,7 +22,7 @@ from .checkpoints import (CheckpointError, CheckpointWriteError, OutdirBusyError
                                  load_checkpoint, load_model, resolve_resume, claim_outdir)
 from .run import (PRECISIONS, SCHEDULE_NAMES, T_SAMPLINGS, DATA_SUBFLAGS, MODEL_SUBFLAGS, MAY_CHANGE_ON_RESUME, TrainConfig,
                          warmup_cosine, config_changes, default_device, available_devices, auto_precision, NonFiniteLossError,
-                         draw_t, Run, train_step, _autocast, _cpu_has_bf16, _dist_env, _object_name, _resolve_device)
+                         draw_t, Run, train_step, _autocast, _cpu_has_bf16, _dist_env, _is_object_name, _object_name, _resolve_device)
 
 # %% auto #0
 __all__ = ['Callback', 'FunctionCallback', 'eval_loss', 'EvalLoss', 'SampleGrid', 'Checkpoints', 'plot_losses', 'LossCurves',
@@ -263,7 +263,9 @@ def _interrupted(run:Run, signum:int):
     if getattr(run, 'bar', None) is not None: run.bar.close()
     path = (run.last_good if run._saved[0] == run.step else _save_now(run)) if run.outdir is not None else None
     head = f"training stopped by {signal.Signals(signum).name} at optimizer step {run.step} (epoch {run.epoch})"
-    msg = f"{head}; saved {path}; resume with: ddpm_nb_train --resume {run.outdir}" if path else f"{head}; nothing saved (no outdir)"
+    from_python = any(_is_object_name(str(v)) for v in (run.cfg.model, run.cfg.dataset))     # a module or Dataset object: no command line
+    how = f"fit(..., resume='{run.outdir}')" if from_python else f"ddpm_nb_train --resume {run.outdir}"
+    msg = f"{head}; saved {path}; resume with: {how}" if path else f"{head}; nothing saved (no outdir)"
     if run.main: print(msg, file=sys.stderr, flush=True)
     raise TrainingInterrupted(msg, signum, path, run.step)
 
