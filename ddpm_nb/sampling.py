@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from tqdm.auto import tqdm
 from .schedules import Schedule
 from .forward import to_image
-from .samplers import make_plan, sample
+from .samplers import SAMPLER_SPECS, make_plan, sample
 
 # %% auto #0
 __all__ = ['trajectory_grid', 'save_gif', 'slerp', 'interpolate', 'ddim_invert', 'reconstruct']
@@ -68,8 +68,10 @@ def interpolate(model:Callable,  # as for `sample`
                 **kwargs,  # passed to `sample` (steps, spacing, objective, clip, y, guidance, ...)
                ) -> torch.Tensor:
     "Samples `(n, C, H, W)` from noises slerped between `z0` and `z1`, through a deterministic sampler."
-    if sampler == 'ancestral' or kwargs.get('eta', 0) != 0:
-        raise ValueError("interpolate needs a deterministic sampler ('ddim' with eta=0, 'deterministic', 'dpm++2m' or 'heun')")
+    spec = SAMPLER_SPECS.get(sampler)  # an unknown name is left to `sample`, which lists the valid ones
+    if (spec is not None and spec.stochastic) or kwargs.get('eta', 0) != 0:
+        hint = f"; {sampler!r} without its noise is {spec.noise_free!r}" if spec is not None and spec.noise_free else ''
+        raise ValueError(f"interpolate needs a deterministic sampler ('ddim' with eta=0, 'deterministic', 'dpm++2m' or 'heun'){hint}")
     if not isinstance(n, int) or n < 2: raise ValueError(f"n must be an integer >= 2, got {n!r}")
     xT = slerp(z0, z1, torch.linspace(0, 1, n, dtype=z0.dtype))
     return sample(model, schedule, xT.shape, sampler=sampler, xT=xT, **kwargs)

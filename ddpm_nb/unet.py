@@ -20,7 +20,7 @@ __all__ = ['UPSAMPLE', 'SKIPS', 'PRESETS', 'timestep_embedding', 'TimeEmbedding'
 # %% ../nbs/03_unet.ipynb #06dbd5fa
 def timestep_embedding(t:torch.Tensor,  # `(B,)` timesteps, integer (`LongTensor` in `[0, T)`) or float
                        dim:int,  # embedding width $d$ (even)
-                       max_period:float=10000.,  # the slowest period, $1/\omega_{d/2-1} \approx$ `max_period`
+                       max_period:float=10000.,  # $\omega_i = $ `max_period`$^{-2i/d}$, so the slowest period $2\pi/\omega_{d/2-1}$ is just under $2\pi\cdot$`max_period`
                       ) -> torch.Tensor:
     "The Transformer sinusoidal code of `t`: `(B, dim)` float32, sines then cosines."
     if dim % 2: raise ValueError(f"dim must be even (sines and cosines come in pairs), got {dim}")

@@ -6,7 +6,7 @@ provides them), copies each chapter into an empty folder elsewhere with the MNIS
 default data root, as on Colab), and runs every cell top to bottom with `tools/run_all.py` (Run All: the guarded
 install cell, slow and GPU cells included). Fails if the package resolves to this repository, or if any chapter
 stops. Nothing may assume this repository's layout.
-Usage: python tools/check_fresh.py [CHAPTER ...]   (default: 00_schedules 06_sampling 10_run)
+Usage: python tools/check_fresh.py [CHAPTER ...]   (default: 00_schedules 06_sampling 10_run 11_train)
 """
 import argparse, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -22,7 +22,7 @@ def sh(*cmd, cwd=None, env=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('chapters', nargs='*', default=['00_schedules', '06_sampling', '10_run'])
+    ap.add_argument('chapters', nargs='*', default=['00_schedules', '06_sampling', '10_run', '11_train'])
     ap.add_argument('--keep', action='store_true', help='keep the temporary folder (its path is printed)')
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix='check_fresh_'))
