@@ -53,7 +53,7 @@ def main():
     else: os.environ.pop('DDPM_NB_DATA', None)
     files = [Path(p).resolve() for p in a.paths] or sorted((ROOT / 'nbs').glob('[0-9]*.ipynb')) + [ROOT / 'nbs' / 'index.ipynb']
     if not a.no_record: from ddpm_nb.records import make_record, write_record
-    failed = []
+    failed, recs = [], []
     for f in files:
         ok, secs, times, err = run_fresh(f)
         slow = sorted(times, key=lambda x: -x[1])[:3]
@@ -65,7 +65,8 @@ def main():
         if ok and not a.no_record:
             rec = make_record('chapter_run_all', dict(chapter=f.stem), dict(seconds=secs, cells=len(times)),
                               slowest=[dict(cell=i, seconds=round(s, 1), code=c) for i, s, c in slow])
-            write_record(rec)
+            recs.append(rec)
+    for rec in recs: write_record(rec)           # after every chapter ran: each record stamped with the commit the run began on
     print(f"{len(files) - len(failed)} completed within budget, {len(failed)} did not" + (f": {', '.join(failed)}" if failed else ''))
     sys.exit(1 if failed else 0)
 
