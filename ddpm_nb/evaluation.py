@@ -446,13 +446,3 @@ def eval_cli(argv:list[str]|None=None) -> None:
             a['checkpoint'] = path
         print(eval_card(**a)._repr_markdown_())   # returns None: a console script's return value becomes its exit status
     run_cli('ddpm_nb_eval', main, argv)
-
-# %% ../nbs/15_evaluation.ipynb #34becbfd
-_SWEEPS = ('sampler_sweep', 'plot_sweep', 'best_within', 'sweep_table', 'guidance_sweep', 'plot_guidance', 'sweep_rows')
-
-def __getattr__(name):
-    "The sweep functions of `ddpm_nb.sweeps`, importable from here too (imported on first use: that module imports this one)."
-    if name in _SWEEPS:
-        import ddpm_nb.sweeps
-        return getattr(ddpm_nb.sweeps, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
