@@ -257,6 +257,7 @@ def load_model(path,  # a checkpoint written by `fit`
     has_ema = (ckpt.get('ema') or {}).get('model') is not None
     if ema and not has_ema: warnings.warn(f"{path} has no EMA weights; loading the raw weights")
     model.load_state_dict(ckpt['ema']['model'] if ema and has_ema else ckpt['model'])
+    if ckpt.get('sampling'): model.sampling = dict(ckpt['sampling'])        # a distilled student's own plan (chapter 18)
     s = ckpt['schedule']
     return model.to(device).eval(), Schedule(s['beta'], s['name']), ckpt['config']
 
@@ -284,7 +285,7 @@ def export_pretrained(checkpoint,  # a checkpoint written by `fit`
     sd = ck['ema']['model'] if ema else ck['model']
     sd = {k: v.to(dtype) if v.is_floating_point() else v for k, v in sd.items()}
     h = ck['history']
-    return save_checkpoint(dict(model=sd, ema=None, model_config=ck['model_config'], schedule=ck['schedule'], config=ck['config'],
+    return save_checkpoint(dict(model=sd, ema=None, model_config=ck['model_config'], schedule=ck['schedule'], config=ck['config'], sampling=ck.get('sampling'),
                                 epoch=ck['epoch'], step=ck['step'], weights='ema' if ema else 'raw', card=card, version=__version__,
                                 history={k: h[k] for k in ('epoch', 'train_loss', 'eval_loss', 'seconds') if k in h}), dest)
 

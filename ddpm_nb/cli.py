@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from fastcore.docments import docments
 from .forward import save_grid
-from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_SPECS, SAMPLERS, SPACINGS, VARIANCES, sample
+from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLER_SPECS, SAMPLERS, SPACINGS, VARIANCES, own_plan, sample
 from .sampling import save_gif, interpolate as interpolate_samples
 from .checkpoints import (PRETRAINED, CheckpointError, CheckpointWriteError, OutdirBusyError, RunExistsError, load_checkpoint,
                                  load_model, load_pretrained, resolve_resume)
@@ -279,8 +279,8 @@ def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pr
                   outdir='samples',  # folder for the PNGs (and GIF)
                   n:int=64,  # number of images
                   batch_size:int=500,  # images per sampling call: a smaller one needs less memory
-                  sampler:str=DEFAULT_SAMPLER,  # one of `SAMPLERS`
-                  steps:int|None=None,  # sampler steps (None: the sampler's default, 20 for the default sampler)
+                  sampler:str|None=None,  # one of `SAMPLERS` (None: a distilled student's own, else the default sampler)
+                  steps:int|None=None,  # sampler steps (None: a student's own, else the sampler's default, 20 for the default sampler)
                   eta:float=0.0,  # DDIM noise scale
                   spacing:str|None=None,  # timestep spacing, one of `SPACINGS` (None: the sampler's default)
                   variance:str='posterior',  # ancestral noise: 'posterior' or 'beta'
@@ -304,7 +304,7 @@ def sample_images(checkpoint=None,  # a checkpoint written by `fit` (or give `pr
     device = _resolve_device(device)[0]
     model, sched, cfg = load_pretrained(pretrained, device=device) if pretrained is not None else load_model_checked(checkpoint, ema=ema, device=device)
     shape, y = (model.in_channels, model.img_size, model.img_size), _parse_labels(labels, n, model.num_classes)
-    kw = dict(sampler=sampler, steps=steps, eta=eta, spacing=spacing, variance=variance, clip=clip, dynamic_threshold=dynamic_threshold,
+    kw = dict(sampler=own_plan(model, sampler)[0], steps=steps, eta=eta, spacing=spacing, variance=variance, clip=clip, dynamic_threshold=dynamic_threshold,
               objective=cfg.get('objective', 'eps'), guidance=guidance)
     g, out, y = torch.Generator(device=device).manual_seed(seed), Path(outdir), None if y is None else y.to(device)
     x = sample_batches(model, sched, n, shape, batch_size, g, y, return_trajectory=gif, progress=progress, **kw)

@@ -9,11 +9,17 @@ import torch
 from torch import nn
 from .schedules import Schedule, check_choice
 from .forward import OBJECTIVES, convert, q_sample
-from .samplers import Denoiser
+from .samplers import Denoiser, make_timesteps
+import argparse, copy, math
+from pathlib import Path
+from .checkpoints import PRETRAINED, load_model, load_pretrained
+from .train import fit
+from .cli import run_cli
 
 # %% auto #0
-__all__ = ['alpha_bar_at', 'ddim_jump', 'x0_for_jump', 'pd_target', 'pd_loss', 'GaussianConsistency', 'consistency_scalings',
-           'ConsistencyModel', 'cd_target', 'pseudo_huber', 'cd_loss', 'consistency_sample']
+__all__ = ['METHODS', 'alpha_bar_at', 'ddim_jump', 'x0_for_jump', 'pd_target', 'pd_loss', 'GaussianConsistency',
+           'consistency_scalings', 'ConsistencyModel', 'cd_target', 'pseudo_huber', 'cd_loss', 'consistency_sample',
+           'with_labels', 'ProgressiveStep', 'ConsistencyStep', 'distill', 'distill_parser', 'distill_cli']
 
 # %% ../nbs/18_distill.ipynb #204f4a5f
 def alpha_bar_at(schedule:Schedule,  # the noise schedule
@@ -72,20 +78,23 @@ def pd_loss(student:nn.Module|Callable,  # `student(xt, t)` returning its `targe
             target:str='x0',  # what the student predicts
             weight:str|None=None,  # None: plain mean squared error; 'truncated_snr': times $\max(\text{SNR}_t, 1)$
             generator:torch.Generator|None=None,  # source of the levels and the noise
+            k:torch.Tensor|None=None,  # each example's student step `(B,)` in `[0, K)` (None: drawn)
+            noise:torch.Tensor|None=None,  # the noise $\epsilon$ `(B, ...)` (None: drawn)
+            reduce:bool=True,  # the batch mean; False: the per-example losses `(B,)`
            ) -> torch.Tensor:
     "One minibatch of progressive distillation: the student's squared error against `pd_target` on random levels of `plan`."
     plan = torch.as_tensor(plan, device=x0.device)
     if len(plan) % 2: raise ValueError(f"the teacher's plan must have an even number of steps, got {len(plan)}")
-    k = torch.randint(0, len(plan) // 2, (x0.shape[0],), generator=generator).to(x0.device)
+    if k is None: k = torch.randint(0, len(plan) // 2, (x0.shape[0],), generator=generator).to(x0.device)
     t, t_mid = plan[2 * k], plan[2 * k + 1]
     t_next = torch.cat([plan[2::2], plan.new_full((1,), -1)])[k]
-    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    if noise is None: noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     xt = q_sample(x0, t, schedule, noise)
     with torch.no_grad(): tgt = pd_target(teacher, xt, t, t_mid, t_next, schedule, objective, target)
-    err = ((student(xt, t) - tgt) ** 2).flatten(1).mean(1)
+    err = ((student(xt, t).to(tgt.dtype) - tgt) ** 2).flatten(1).mean(1)
     if weight == 'truncated_snr': err = err * schedule.snr.to(err)[t].clamp(min=1)
     elif weight is not None: raise ValueError(f"weight must be None or 'truncated_snr', got {weight!r}")
-    return err.mean()
+    return err.mean() if reduce else err
 
 # %% ../nbs/18_distill.ipynb #be462e19
 class GaussianConsistency:
@@ -118,19 +127,24 @@ class ConsistencyModel(nn.Module):
                  net:nn.Module|Callable,  # $F_\theta$: `net(xt, t)`, shaped like `xt`
                  schedule:Schedule,  # the noise schedule that defines $x_t$
                  sigma_data:float=0.5,  # the data's scale $\sigma_d$
+                 objective:str|None=None,  # None: Karras et al.'s scalings; 'v' or 'eps': the $\hat x_0$ of a network predicting that
                 ):
         super().__init__()
-        self.net, self.schedule, self.sigma_data = net, schedule, sigma_data
+        if objective not in (None, 'v', 'eps'):
+            raise ValueError(f"objective must be None, 'v' or 'eps' (an x0 network has no boundary condition), got {objective!r}")
+        self.net, self.schedule, self.sigma_data, self.objective = net, schedule, sigma_data, objective
 
     def forward(self, xt:torch.Tensor, t) -> torch.Tensor:
         "$f_\\theta(x_t, t)$ for `t LongTensor (B,)` (or an int) in `[-1, T)`."
         t = torch.as_tensor(t, device=xt.device).expand(xt.shape[0])
+        live = t >= 0                                            # the network is only called away from the boundary
+        if not live.any(): return xt
+        tl, keep = t.clamp(min=0), live.reshape((-1,) + (1,) * (xt.ndim - 1))
+        if self.objective is not None:
+            return torch.where(keep, convert(self.net(xt, tl).to(xt.dtype), self.objective, 'x0', xt, tl, self.schedule), xt)
         ab = alpha_bar_at(self.schedule, t, xt)
         c_skip, c_out = consistency_scalings(((1 - ab) / ab).sqrt(), self.sigma_data)
-        out = c_skip * xt / ab.sqrt()
-        live = t >= 0                                            # the network is only called away from the boundary
-        if live.any(): out = out + torch.where(live.reshape(c_out.shape), c_out, 0.) * self.net(xt, t.clamp(min=0))
-        return out
+        return c_skip * xt / ab.sqrt() + torch.where(keep, c_out, 0.) * self.net(xt, tl)
 
 # %% ../nbs/18_distill.ipynb #1ab3ab83
 def cd_target(teacher:Callable,  # `teacher(xt, t)` returning its `objective` prediction
@@ -165,15 +179,19 @@ def cd_loss(f:nn.Module|Callable,  # the consistency model $f_\theta$ being trai
             objective:str='eps',  # what the teacher predicts
             huber_c:float|None=None,  # the pseudo-Huber scale $c$; None: squared distance
             generator:torch.Generator|None=None,  # source of the levels and the noise
+            n:torch.Tensor|None=None,  # each example's level index `(B,)` in `[0, N)` (None: drawn)
+            noise:torch.Tensor|None=None,  # the noise $\\epsilon$ `(B, ...)` (None: drawn)
+            reduce:bool=True,  # the batch mean; False: the per-example losses `(B,)`
            ) -> torch.Tensor:
     "One minibatch of consistency distillation: $d(f_\\theta(x_{t_n}, t_n), f_{\\theta^-}(\\hat x_{t_{n+1}}, t_{n+1}))$ on random levels."
     levels = torch.as_tensor(levels, device=x0.device)
-    n = torch.randint(0, len(levels), (x0.shape[0],), generator=generator).to(x0.device)
+    if n is None: n = torch.randint(0, len(levels), (x0.shape[0],), generator=generator).to(x0.device)
     t, t_next = levels[n], torch.cat([levels[1:], levels.new_full((1,), -1)])[n]
-    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    if noise is None: noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     xt = q_sample(x0, t, schedule, noise)
     with torch.no_grad(): tgt = cd_target(teacher, f_ema, xt, t, t_next, schedule, objective)
-    return pseudo_huber(f(xt, t), tgt, huber_c).mean()
+    d = pseudo_huber(f(xt, t).to(tgt.dtype), tgt, huber_c)
+    return d.mean() if reduce else d
 
 # %% ../nbs/18_distill.ipynb #c3c1485c
 @torch.no_grad()
@@ -200,3 +218,154 @@ def consistency_sample(f:Callable,  # a consistency model `f(xt, t)` returning $
         ab = alpha_bar_at(schedule, tk, x0)
         x0 = f(ab.sqrt() * x0 + (1 - ab).sqrt() * z, tk)
     return x0
+
+# %% ../nbs/18_distill.ipynb #d1a00002
+def with_labels(model:Callable,  # `model(xt, t, y)`, or `model(xt, t)` when `y` is None
+                y:torch.Tensor|None,  # class labels `(B,)`, or None
+               ) -> Callable:
+    "`model` as a function of `(xt, t)`, with the labels bound when there are any."
+    return model if y is None else (lambda xt, t: model(xt, t, y))
+
+class ProgressiveStep:
+    "`fit`'s `step_loss` for one round of progressive distillation: `pd_loss` against the frozen `teacher` on the levels of `plan`."
+    def __init__(self,
+                 teacher:nn.Module,  # the teacher's network (frozen here)
+                 plan,  # the teacher's timesteps `(2K,)`, descending: the student learns its K steps
+                 objective:str='v',  # what the teacher predicts
+                 target:str='v',  # what the student predicts
+                 weight:str|None=None,  # as for `pd_loss`
+                ):
+        self.teacher, self.plan = teacher.eval().requires_grad_(False), torch.as_tensor(plan).long()
+        if len(self.plan) % 2: raise ValueError(f"the teacher's plan must have an even number of steps, got {len(self.plan)}")
+        self.objective, self.target, self.weight = objective, target, weight
+
+    def __call__(self, run, x0, t, eps, y):
+        "The per-image loss `(B,)` of this micro-batch."
+        k = t * (len(self.plan) // 2) // run.schedule.T                     # the run's uniform t, as one of the student's steps
+        with run.autocast():
+            return pd_loss(with_labels(run.net, y), with_labels(self.teacher, y), x0, run.schedule, self.plan.to(x0.device),
+                           self.objective, self.target, self.weight, k=k, noise=eps, reduce=False)
+
+    def __repr__(self): return f"ProgressiveStep({len(self.plan)} teacher steps -> {len(self.plan) // 2}, {self.objective} -> {self.target})"
+
+# %% ../nbs/18_distill.ipynb #d1a00003
+class ConsistencyStep:
+    "`fit`'s `step_loss` for consistency distillation: `cd_loss` with the frozen `teacher`, the student's own weights (no gradient) as the target."
+    def __init__(self,
+                 teacher:nn.Module,  # the teacher's network (frozen here)
+                 levels,  # the discretisation $t_1 > \dots > t_N$ (descending timesteps)
+                 objective:str='v',  # what the teacher and the student predict ('v' or 'eps')
+                 huber_c:float|None=0.00054,  # the pseudo-Huber scale; None: squared distance
+                ):
+        ConsistencyModel(None, None, objective=objective)                   # checks the objective
+        self.teacher, self.levels = teacher.eval().requires_grad_(False), torch.as_tensor(levels).long()
+        self.objective, self.huber_c = objective, huber_c
+
+    def __call__(self, run, x0, t, eps, y):
+        "The per-image loss `(B,)` of this micro-batch."
+        n = t * len(self.levels) // run.schedule.T                          # the run's uniform t, as one of the levels
+        f = ConsistencyModel(with_labels(run.net, y), run.schedule, objective=self.objective)
+        f_minus = ConsistencyModel(with_labels(run.model, y), run.schedule, objective=self.objective)   # theta^- = theta (cd_loss: no grad)
+        with run.autocast():
+            return cd_loss(f, f_minus, with_labels(self.teacher, y), x0, run.schedule, self.levels.to(x0.device), self.objective,
+                           self.huber_c, n=n, noise=eps, reduce=False)
+
+    def __repr__(self): return f"ConsistencyStep({len(self.levels)} levels, {self.objective}, huber_c={self.huber_c})"
+
+# %% ../nbs/18_distill.ipynb #d1a00005
+METHODS = ('progressive', 'consistency')
+
+def _load_teacher(teacher, device) -> tuple:
+    "`(model, schedule, config)` from a shipped model's name, a checkpoint written by `fit`, or the triple itself."
+    if isinstance(teacher, (tuple, list)) and len(teacher) == 3: return tuple(teacher)
+    if isinstance(teacher, str) and teacher in PRETRAINED: return load_pretrained(teacher, device=device)
+    if isinstance(teacher, (str, Path)) and Path(teacher).is_file(): return load_model(teacher, device=device)
+    raise ValueError(f"teacher must be a shipped model ({', '.join(PRETRAINED)}), a checkpoint written by fit, "
+                     f"or (model, schedule, config); got {teacher!r}")
+
+def _student(teacher:nn.Module, sampling:dict) -> nn.Module:
+    "A trainable copy of `teacher` that records its own sampling plan."
+    s = copy.deepcopy(teacher).train().requires_grad_(True)
+    s.sampling = sampling
+    return s
+
+def _check_distill(method, minutes, steps, start_steps, levels, T):
+    check_choice('method', method, METHODS)
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes < math.inf:
+        raise ValueError(f"minutes must be a finite number > 0, got {minutes!r}")
+    for name, v in (('steps', steps), ('start_steps', start_steps), ('levels', levels)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= T: raise ValueError(f"{name} must be an integer in [1, T={T}], got {v!r}")
+    pow2 = lambda v: v & (v - 1) == 0
+    if method == 'progressive' and not (pow2(steps) and pow2(start_steps) and steps < start_steps):
+        raise ValueError(f"progressive distillation halves the steps: steps and start_steps must be powers of 2 with steps < start_steps, "
+                         f"got steps={steps}, start_steps={start_steps}")
+
+# %% ../nbs/18_distill.ipynb #d1a00006
+def distill(teacher='mnist_cond',  # a shipped model's name, a checkpoint written by `fit`, or `(model, schedule, config)`
+            method:str='progressive',  # one of `METHODS`: 'progressive' or 'consistency'
+            minutes:float=11.0,  # the whole budget of wall-clock minutes (progressive: split evenly between the rounds)
+            steps:int=1,  # progressive: the last round's step count; consistency: the calls of the student's default plan
+            start_steps:int=16,  # progressive: the teacher's DDIM steps that the first round learns
+            levels:int=32,  # consistency: the number of Karras levels $N$
+            outdir:str|None='outputs/distill',  # a folder per run inside it; None: write nothing
+            resume:bool=False,  # continue the runs in `outdir` (finished rounds are passed over)
+            huber_c:float|None=0.00054,  # consistency: the pseudo-Huber scale (None: squared distance)
+            **options,  # `fit` options for every run: `lr`, `batch_size`, `ema_decay`, `seed`, `progress`, ...
+           ) -> dict:
+    "Distil `teacher` into students that sample in fewer network calls, each trained by `fit`; returns `{calls: Run}`."
+    model, sched, cfg = _load_teacher(teacher, options.get('device') or 'cpu')
+    if isinstance(getattr(model, 'sampling', None), dict): raise ValueError("the teacher is itself a distilled student: distil the diffusion model")
+    _check_distill(method, minutes, steps, start_steps, levels, sched.T)
+    base = {**dict(dataset=cfg.get('dataset', 'mnist'), data_kwargs=cfg.get('data_kwargs'), schedule=sched, lr=1e-4, batch_size=128,
+                   warmup_steps=0, grad_clip=1.0, ema_decay=0.995, cond_drop_prob=cfg.get('cond_drop_prob', 0.1), precision='auto',
+                   channels_last=True, save_every=1, n_samples=64), **options}
+    dataset, out = base.pop('dataset'), (lambda name: None if outdir is None else str(Path(outdir) / name))
+    resume = 'auto' if (resume and outdir is not None) else None
+    obj, runs = cfg.get('objective', 'eps'), {}
+    if method == 'consistency':
+        st = _student(model, dict(sampler='consistency', timesteps=make_timesteps(sched, steps, 'trailing').tolist()))
+        step = ConsistencyStep(model, make_timesteps(sched, levels, 'karras'), obj, huber_c)
+        return {steps: fit(st, dataset, step_loss=step, minutes=minutes, outdir=out('consistency'), resume=resume,
+                           objective=obj, sampler='consistency', sample_steps=steps, **base)}
+    plan, rounds = make_timesteps(sched, start_steps, 'trailing'), int(math.log2(start_steps // steps))
+    for _ in range(rounds):
+        K = len(plan) // 2
+        st = _student(model, dict(sampler='ddim', timesteps=plan[::2].tolist(), fixed=True))
+        run = fit(st, dataset, step_loss=ProgressiveStep(model, plan, obj, 'v'), minutes=minutes / rounds, outdir=out(f'progressive_{K}'),
+                  resume=resume, objective='v', sampler='ddim', sample_steps=K, **base)
+        runs[K], model, obj, plan = run, copy.deepcopy(run.sampling_model), 'v', plan[::2]
+    return runs
+
+# %% ../nbs/18_distill.ipynb #d1a00008
+def distill_parser() -> argparse.ArgumentParser:
+    "The `ddpm_nb_distill` parser."
+    p = argparse.ArgumentParser(prog='ddpm_nb_distill', description='Distil a diffusion model into a student that samples in fewer '
+                                'network calls (see `ddpm_nb.distill.distill`); prints each student\'s checkpoint.')
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('checkpoint', nargs='?', metavar='CHECKPOINT', help='the teacher: a checkpoint written by `fit`')
+    src.add_argument('--pretrained', choices=tuple(PRETRAINED), help='the teacher: a shipped model')
+    p.add_argument('--method', choices=METHODS, default='progressive', help='progressive or consistency distillation (default: progressive)')
+    p.add_argument('--minutes', type=float, default=11.0, help='the whole budget in minutes (default: 11)')
+    p.add_argument('--steps', type=int, default=1, help="progressive: the last round's steps; consistency: the default calls (default: 1)")
+    p.add_argument('--start-steps', type=int, default=16, help="progressive: the teacher's DDIM steps of the first round (default: 16)")
+    p.add_argument('--levels', type=int, default=32, help='consistency: the number of Karras levels (default: 32)')
+    p.add_argument('--outdir', default='outputs/distill', help='a folder per run inside it (default: outputs/distill)')
+    p.add_argument('--resume', action='store_true', help='continue the runs in --outdir')
+    for flag, typ, hlp in (('--lr', float, 'peak learning rate (default: 1e-4)'), ('--batch-size', int, 'images per step (default: 128)'),
+                           ('--ema-decay', float, 'EMA decay of the students (default: 0.995)'), ('--seed', int, 'seed (default: 0)'),
+                           ('--device', str, 'cpu, cuda, ... (default: the fastest here)')):
+        p.add_argument(flag, type=typ, default=None, help=hlp)
+    p.add_argument('--progress', action=argparse.BooleanOptionalAction, default=True, help='a progress bar and one line per epoch')
+    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
+    return p
+
+def distill_cli(argv:list[str]|None=None) -> None:
+    "Distil a checkpoint or a shipped model (console script `ddpm_nb_distill`); run with `--help` for the flags."
+    def main():
+        a = vars(distill_parser().parse_args(argv)); a.pop('debug')
+        teacher = a.pop('pretrained') or a.pop('checkpoint')
+        a.pop('checkpoint', None)
+        opts = {k: a.pop(k) for k in ('lr', 'batch_size', 'ema_decay', 'seed', 'device') if a[k] is not None}
+        for calls, run in distill(teacher, **a, **opts).items():
+            print(f"{calls} call{'s' if calls > 1 else ''}: {run.outdir / 'last.pt' if run.outdir else '(not saved: no outdir)'}")
+    run_cli('ddpm_nb_distill', main, argv)

@@ -15,7 +15,7 @@ from fastcore.docments import docments
 from .schedules import check_choice
 from .forward import OBJECTIVES, convert, to_uint8
 from .data import DATASETS, get_dataset
-from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, SPACINGS, model_device, sample
+from .samplers import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, SPACINGS, model_device, own_plan, sample
 from .sampling import reconstruct
 from .checkpoints import PRETRAINED, load_model, load_pretrained, pretrained_info
 from .train import _resolve_device, default_device
@@ -214,8 +214,8 @@ def generate(model,  # callable `model(xt, t)` or `model(xt, t, y)`
              schedule,  # the model's `Schedule`
              n:int,  # number of samples
              shape:tuple,  # `(C, H, W)` of one sample
-             sampler:str=DEFAULT_SAMPLER,  # a name in `ddpm_nb.samplers.SAMPLERS`
-             steps:int=DEFAULT_STEPS,  # sampler steps
+             sampler:str|None=None,  # a name in `ddpm_nb.samplers.SAMPLERS` (None: a distilled student's own, else the default)
+             steps:int|None=None,  # sampler steps (None: a student's own, else the sampler's default)
              batch_size:int=500,  # samples per call to `sample`
              seed:int=0,  # seed of the sampling noise
              num_classes:int|None=None,  # classes of a conditional model (labels cycle through them)
@@ -294,8 +294,8 @@ def _score_reconstructions(card, model, schedule, dataset, shape, config, root, 
 def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `model(xt, t[, y])`
              dataset:str|None=None,  # dataset to compare with (default: the checkpoint's config['dataset'])
              n:int=1000,  # number of samples
-             sampler:str=DEFAULT_SAMPLER,  # a name in `ddpm_nb.samplers.SAMPLERS`
-             steps:int=DEFAULT_STEPS,  # sampler steps
+             sampler:str|None=None,  # a name in `ddpm_nb.samplers.SAMPLERS` (None: a distilled student's own, else `DEFAULT_SAMPLER`)
+             steps:int|None=None,  # sampler steps (None: a student's own, else `DEFAULT_STEPS`)
              ema:bool|None=None,  # checkpoint: load EMA weights (default True); model: recorded on the card
              schedule=None,  # the model's `Schedule` (required for a model; taken from a checkpoint)
              objective:str|None=None,  # what the model predicts (default: the checkpoint's, else 'eps')
@@ -320,6 +320,7 @@ def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `mode
     if dataset is None: raise ValueError("dataset is required: the checkpoint's config does not name one")
     objective, nc, shape = objective or config.get('objective', 'eps'), getattr(model, 'num_classes', None), _sample_shape(model, dataset)
     if isinstance(model, nn.Module): model.eval()
+    sampler, steps = own_plan(model, sampler, steps)
     t0 = time.time()
     x = generate(model, schedule, n, shape, sampler, steps, batch_size, seed, nc, labels, objective=objective, **kwargs)
     secs = time.time() - t0
@@ -380,8 +381,8 @@ def eval_card(checkpoint:str|None=None,  # a checkpoint written by `fit` (or giv
               pretrained:str|None=None,  # a shipped model (see `load_pretrained`) instead of a checkpoint
               dataset:str|None=None,  # dataset to compare with (default: the model's own)
               n:int=1000,  # number of samples
-              sampler:str=DEFAULT_SAMPLER,  # one of `SAMPLERS`
-              steps:int=DEFAULT_STEPS,  # sampler steps (default: `DEFAULT_STEPS`, the default sampler's)
+              sampler:str|None=None,  # one of `SAMPLERS` (default: a distilled student's own, else `DEFAULT_SAMPLER`)
+              steps:int|None=None,  # sampler steps (default: a student's own, else `DEFAULT_STEPS`, the default sampler's)
               eta:float=0.0,  # DDIM noise scale in [0, 1] (only for 'ddim')
               spacing:str|None=None,  # timestep spacing, one of `SPACINGS` (default: the sampler's)
               guidance:float|None=None,  # classifier-free guidance weight (a conditional model)

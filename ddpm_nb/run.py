@@ -37,11 +37,13 @@ def train_step(run,  # the `Run`: network, optimizer, schedule, EMA
               ) -> torch.Tensor:
     "Algorithm 1 on one micro-batch; after `grad_accum` of them, one optimizer step. Returns the per-image loss `(B,)`, on the device."
     t, eps, y = run.draw(x0, y)                                  # t ~ U{0..T-1}, eps ~ N(0, I)
-    xt = q_sample(x0, t, run.schedule, eps)                      # x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps
     with run.no_sync():                                          # DDP: gradients all-reduced on the last micro-step only
-        with run.autocast():
-            pred = run.net(xt, t) if y is None else run.net(xt, t, y)     # eps_theta(x_t, t) (or x0, or v)
-        loss = run.loss_fn(pred, x0, eps, t, run.schedule, run.cfg.objective, run.cfg.loss_type, run.cfg.min_snr_gamma)
+        if run.step_loss is None:
+            xt = q_sample(x0, t, run.schedule, eps)              # x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps
+            with run.autocast():
+                pred = run.net(xt, t) if y is None else run.net(xt, t, y)     # eps_theta(x_t, t) (or x0, or v)
+            loss = run.loss_fn(pred, x0, eps, t, run.schedule, run.cfg.objective, run.cfg.loss_type, run.cfg.min_snr_gamma)
+        else: loss = run.step_loss(run, x0, t, eps, y)           # another objective on the same draws (distillation, chapter 18)
         run.backward(loss.mean())                                # grad of ||eps - eps_theta(x_t, t)||^2
     if run.accumulating: return loss.detach()
     run.clip_gradients()                                         # ||grad|| <= grad_clip
@@ -210,8 +212,9 @@ def warmup_cosine(step:int,  # optimizer step, 0-based
 # %% ../nbs/10_run.ipynb #0a1b2c13
 class Run:
     "One training run: network, optimizer, EMA, schedule, data and history. `train_step` and the callbacks act on it; `fit` returns it."
-    def __init__(self, model, dataset, cfg:TrainConfig, schedule:Schedule|None=None, eval_dataset=None, resume=None, loss_fn=None):
-        self.cfg, self.loss_fn = cfg, loss_fn or prediction_loss
+    def __init__(self, model, dataset, cfg:TrainConfig, schedule:Schedule|None=None, eval_dataset=None, resume=None, loss_fn=None,
+                 step_loss=None):
+        self.cfg, self.loss_fn, self.step_loss = cfg, loss_fn or prediction_loss, step_loss
         self.rank, self.world, local_rank = _dist_env()
         (self.device, self.precision), self.main, self.ddp = _resolve_device(cfg.device, cfg.precision, local_rank), self.rank == 0, self.world > 1
         for pkg, opt in (('torch.utils.tensorboard', 'tensorboard'), ('wandb', 'wandb')):   # optional loggers: checked before any work
@@ -573,7 +576,7 @@ def state_dict(self:Run) -> dict:
                 step=self.step, micro=self.micro, epoch=self.epoch, elapsed=self.elapsed, **self._position(),
                 best_eval_loss=self.best if self.best < float('inf') else None, rng=get_rng_state(), history=self.history,
                 config=self.cfg.to_dict(), schedule=dict(name=self.schedule.name, beta=self.schedule.beta.double().cpu()),
-                version=__version__)
+                sampling=getattr(self.model, 'sampling', None), version=__version__)
 
 @patch
 def _position(self:Run) -> dict:

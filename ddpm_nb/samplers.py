@@ -18,8 +18,9 @@ from .forward import OBJECTIVES, convert, eps_from_x0, to_image  # to_image: `fr
 __all__ = ['SPACINGS', 'SAMPLER_SPECS', 'SAMPLERS', 'DEFAULT_SAMPLER', 'DEFAULT_STEPS', 'VARIANCES', 'make_timesteps',
            'GaussianMixtureDenoiser', 'threshold_x0', 'CallCounter', 'Denoiser', 'ancestral_coefs', 'ancestral_step',
            'ddim_coefs', 'ddim_step', 'dpmpp_2m_coefs', 'dpmpp_2m_step', 'heun_coefs', 'heun_step',
-           'dpmpp_2m_sde_coefs', 'dpmpp_2m_sde_step', 'heun_churn_coefs', 'heun_churn_step', 'SamplerSpec',
-           'Trajectory', 'sample_loop', 'SamplingPlan', 'model_device', 'make_plan', 'sample']
+           'dpmpp_2m_sde_coefs', 'dpmpp_2m_sde_step', 'heun_churn_coefs', 'heun_churn_step', 'consistency_coefs',
+           'consistency_step', 'SamplerSpec', 'Trajectory', 'sample_loop', 'SamplingPlan', 'model_device', 'own_plan',
+           'make_plan', 'sample']
 
 # %% ../nbs/04_samplers.ipynb #c9718a3d
 SPACINGS = ('leading', 'trailing', 'linspace', 'quadratic', 'logsnr', 'karras')
@@ -301,6 +302,16 @@ def heun_churn_step(x, i, c, denoise, z, state):
     if z is not None: x = c['keep'][i] * x + c['push'][i] * z
     return heun_step(x, i, c, denoise, None, state)
 
+# %% ../nbs/04_samplers.ipynb #c5a1e0f2
+def consistency_coefs(ab, ab_prev, **_):
+    "The renoising scales $\sqrt{\bar\alpha'}$ and $\sqrt{1-\bar\alpha'}$ of each step (0 noise after the last)."
+    return dict(a_prev=ab_prev.sqrt(), s_prev=(1 - ab_prev).sqrt())
+
+def consistency_step(x, i, c, denoise, z, state):
+    "One step of multistep consistency sampling: $\hat x_0$, renoised to the next level with fresh $z$ (none on the last step)."
+    x0, eps = denoise(x, c['t'][i])
+    return (x0 if z is None else c['a_prev'][i] * x0 + c['s_prev'][i] * z), x0
+
 # %% ../nbs/04_samplers.ipynb #35e7c712
 class SamplerSpec(NamedTuple):
     coefs: Callable  # `(ab, ab_prev, **options) -> dict` of `(K,)` float64 tables
@@ -318,6 +329,7 @@ SAMPLER_SPECS = {
     'dpm++2m-sde': SamplerSpec(dpmpp_2m_sde_coefs, dpmpp_2m_sde_step, 'trailing', 20, True, 'dpm++2m'),  # trailing: the sampler study (16_sweeps)
     'heun': SamplerSpec(heun_coefs, heun_step, 'karras', 18),
     'heun-churn': SamplerSpec(heun_churn_coefs, heun_churn_step, 'karras', 18, True, 'heun'),
+    'consistency': SamplerSpec(consistency_coefs, consistency_step, 'trailing', 1, True, 'ddim'),  # for consistency students (18_distill)
 }
 SAMPLERS = tuple(SAMPLER_SPECS)
 DEFAULT_SAMPLER = 'dpm++2m-sde'  # the default of the command lines, training grids and metric cards: best FID per network call on the shipped `mnist_eps` model
@@ -435,6 +447,30 @@ def _plan_labels(model, o, B:int, device):
     return y, null_label
 
 # %% ../nbs/04_samplers.ipynb #6a1f0b24
+def _plan_student(model, o):
+    "A distilled student (`model.sampling`, chapter 18) brings its own sampler and timesteps; other models get `DEFAULT_SAMPLER`."
+    own = getattr(model, 'sampling', None)
+    if not isinstance(own, dict):
+        if o.sampler is None: o.sampler = DEFAULT_SAMPLER
+        return
+    ts = torch.as_tensor(own['timesteps'])
+    if o.sampler is None: o.sampler = own['sampler']
+    elif o.sampler != own['sampler']:
+        raise ValueError(f"this student was distilled for sampler={own['sampler']!r}, got sampler={o.sampler!r}: leave sampler=None")
+    if o.timesteps is None and o.spacing is None and o.steps in (None, len(ts)): o.timesteps = ts
+    elif own.get('fixed') and (o.timesteps is None or not torch.equal(torch.as_tensor(o.timesteps).cpu().long(), ts)):
+        raise ValueError(f"this student was distilled to take exactly the timesteps {ts.tolist()} ({len(ts)} calls): "
+                         "leave steps, spacing and timesteps unset")
+
+def own_plan(model,  # a model, or a distilled student with its own `sampling`
+             sampler:str|None=None,  # as for `sample`
+             steps:int|None=None,  # as for `sample`
+            ) -> tuple[str, int]:
+    "The sampler and number of steps `sample` takes for `model` (None: a student's own, else `DEFAULT_SAMPLER` and `DEFAULT_STEPS`)."
+    own = getattr(model, 'sampling', None)
+    if not isinstance(own, dict): return sampler or DEFAULT_SAMPLER, steps or DEFAULT_STEPS
+    return sampler or own['sampler'], steps or len(own['timesteps'])
+
 def _plan_sampler(o) -> str:
     "The sampler's name, once it and the options it shares with every sampler (`objective`, `variance`, `eta`, thresholding) are checked."
     sampler, eta = check_choice('sampler', o.sampler, SAMPLERS), o.eta
@@ -471,6 +507,7 @@ def make_plan(model:Callable,  # as for `sample`
     a = inspect.signature(sample).bind(model, schedule, shape, **options)  # an unknown option is a TypeError, as for `sample`
     a.apply_defaults()
     o = SimpleNamespace(**a.arguments)
+    _plan_student(model, o)
     sampler = _plan_sampler(o)
     noise, spec = _plan_noise(o, sampler), SAMPLER_SPECS[sampler]
     t = _plan_timesteps(schedule, spec, o)
@@ -498,8 +535,8 @@ def make_plan(model:Callable,  # as for `sample`
 def sample(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning the `objective` prediction, shaped like `xt`
            schedule:Schedule,  # the noise schedule the model was trained with
            shape:tuple,  # `(B, C, H, W)` (any `(B, ...)` works)
-           sampler:str=DEFAULT_SAMPLER,  # one of `SAMPLERS` (default: the stochastic DPM-Solver++(2M))
-           steps:int|None=None,  # timesteps to visit, in [1, T]; None: the sampler's default, `SAMPLER_SPECS[sampler].steps` (None there: all T)
+           sampler:str|None=None,  # one of `SAMPLERS`; None: a distilled student's own (`model.sampling`), else `DEFAULT_SAMPLER` (the stochastic DPM-Solver++(2M))
+           steps:int|None=None,  # timesteps to visit, in [1, T]; None: a student's own, else the sampler's default, `SAMPLER_SPECS[sampler].steps` (None there: all T)
            eta:float=0.0,  # DDIM noise scale in [0, 1] (only for 'ddim'): 0 deterministic, 1 ancestral
            objective:str='eps',  # what the model predicts: 'eps', 'x0' or 'v'
            clip:bool=True,  # clamp the predicted $\hat x_0$ to [-1, 1] at every step

@@ -20,7 +20,7 @@ __all__ = ['sampler_sweep', 'plot_sweep', 'best_within', 'sweep_table', 'sweep_r
 def sampler_sweep(model,  # callable `model(xt, t[, y])`, e.g. a trained `UNet`
                   schedule,  # the model's `Schedule`
                   dataset:str='mnist',  # 'mnist' or 'fashion_mnist'
-                  samplers:tuple|None=None,  # names to try (default: all of `ddpm_nb.samplers.SAMPLERS`)
+                  samplers:tuple|None=None,  # names to try (default: every sampler of `ddpm_nb.samplers.SAMPLERS` but the students' 'consistency')
                   steps:tuple=(10, 20, 50, 100),  # step counts to try
                   n:int=1000,  # samples per point (more than the feature dimension)
                   batch_size:int=500,  # samples per sampling call
@@ -31,7 +31,7 @@ def sampler_sweep(model,  # callable `model(xt, t[, y])`, e.g. a trained `UNet`
                   **kwargs,  # passed to `ddpm_nb.samplers.sample` (objective, eta, ...)
                  ) -> list:
     "FID, model calls per sample and wall time for each sampler and step count; one dict per point."
-    samplers = SAMPLERS if samplers is None else samplers
+    samplers = tuple(s for s in SAMPLERS if s != 'consistency') if samplers is None else samplers
     for s in samplers: check_choice('sampler', s, SAMPLERS)
     net, ref = feature_net(dataset), reference_stats(dataset, root, n_train, n_test)
     tr, te = ref['train'], ref['test']

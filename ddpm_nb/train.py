@@ -293,12 +293,13 @@ def fit(model='mnist',  # a `unet_preset` name, or an `nn.Module` called as `mod
         resume=None,  # continue a run: a checkpoint written by `fit`, a run's folder, or 'auto' (`outdir`'s newest, if any)
         callbacks=(),  # `Callback`s or functions `cb(run)`, called at the end of each epoch; returning True stops training
         loss_fn=None,  # `loss_fn(pred, x0, eps, t, schedule, objective, loss_type, min_snr_gamma)` -> `(B,)`; default `prediction_loss`
+        step_loss=None,  # `step_loss(run, x0, t, eps, y)` -> `(B,)` in place of the forward pass and `loss_fn` (the distillations of chapter 18)
         **options,  # any `TrainConfig` field: `epochs=2, lr=1e-3, schedule='cosine'` (or a `Schedule`), ...
        ) -> Run:
     "Train a diffusion model: `train_step` (Algorithm 1 of Ho et al.) over the data, then the callbacks at the end of each epoch."
     cfg, sched = _options(model, dataset, config, options)
     resume = resolve_resume(resume, cfg.outdir)                                   # the checkpoint file to continue from, or None
-    run = Run(model, dataset, cfg, sched, eval_dataset, resume, loss_fn)            # checks, builds, restores: before any training
+    run = Run(model, dataset, cfg, sched, eval_dataset, resume, loss_fn, step_loss)  # checks, builds, restores: before any training
     with _claim(run), _Signals() as signals:                                      # the outdir's lock; SIGTERM and SIGINT noted
         cbs = sorted(default_callbacks(run) + [_callback(cb) for cb in callbacks], key=lambda cb: cb.order)
         try:
