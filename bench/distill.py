@@ -7,7 +7,7 @@ Usage: python bench/distill.py teacher      [--teacher mnist_cond] [--label NAME
 
 `teacher` scores the teacher at its default (`DEFAULT_SAMPLER`, `DEFAULT_STEPS` calls) and with the deterministic solvers
 DDIM and DPM-Solver++(2M) at each of `--calls` network calls. `progressive` and `consistency` distil the teacher with
-`ddpm_nb.distill.distill` in `--minutes` of wall-clock time, then score every student at its call counts (a progressive run
+`ddpm_nb.students.distill` in `--minutes` of wall-clock time, then score every student at its call counts (a progressive run
 gives one student per round). Each card is the metric card (n samples, EMA weights, seeds as given, `recon_n=0`), one record
 per card in bench/results/distill.jsonl (labels: teacher, method, calls, sampler, seed), and one record per distillation run
 in bench/results/distill_runs.jsonl (minutes, optimizer steps, teacher calls). A grid of 40 samples per student and call
@@ -18,7 +18,7 @@ import argparse, time
 from pathlib import Path
 import torch
 from ddpm_nb.checkpoints import load_pretrained, load_model, PRETRAINED
-from ddpm_nb.distill import distill
+from ddpm_nb.students import distill
 from ddpm_nb.evaluation import evaluate, generate
 from ddpm_nb.forward import save_grid
 from ddpm_nb.records import make_record, write_record
