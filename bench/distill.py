@@ -1,6 +1,6 @@
 """Few-step students against their teacher on the metric card: progressive and consistency distillation, and the teacher's solvers.
 
-Usage: python bench/distill.py teacher      [--teacher mnist_cond] [--label NAME]
+Usage: python bench/distill.py teacher      [--teacher mnist_cond] [--label NAME] [--solvers ddim,dpm++2m] [--no-default]
        python bench/distill.py progressive  [--teacher mnist_cond] [--minutes 11] [--outdir outputs/distill]
        python bench/distill.py consistency  [--teacher mnist_cond] [--minutes 11] [--outdir outputs/distill]
        (common: [--n 1000] [--seeds 0,1] [--calls 1,2,4,8] [--no-record])
@@ -52,11 +52,12 @@ def grid(model, sched, cfg, name, steps=None, sampler=None):
 
 def teacher_phase(a):
     model, sched, cfg = a.teacher_model
-    score(model, sched, cfg, a, dict(kind='teacher', method='teacher'), DEFAULT_SAMPLER, DEFAULT_STEPS)
-    grid(model, sched, cfg, f'{a.label}_teacher_{DEFAULT_STEPS}')
+    if a.default:
+        score(model, sched, cfg, a, dict(kind='teacher', method='teacher'), DEFAULT_SAMPLER, DEFAULT_STEPS)
+        grid(model, sched, cfg, f'{a.label}_teacher_{DEFAULT_STEPS}')
     for calls in a.calls:
-        for smp in ('ddim', 'dpm++2m'): score(model, sched, cfg, a, dict(kind='teacher', method=smp), smp, calls)
-        grid(model, sched, cfg, f'{a.label}_teacher_{calls}', calls, 'dpm++2m')
+        for smp in a.solvers: score(model, sched, cfg, a, dict(kind='teacher', method=smp), smp, calls)
+        if 'dpm++2m' in a.solvers: grid(model, sched, cfg, f'{a.label}_teacher_{calls}', calls, 'dpm++2m')
 
 def student_phase(a):
     kw = dict(steps=1, start_steps=16) if a.phase == 'progressive' else dict(steps=1, levels=a.levels)
@@ -89,9 +90,12 @@ def main():
     ap.add_argument('--n', type=int, default=1000)
     ap.add_argument('--seeds', default='0,1')
     ap.add_argument('--calls', default='1,2,4,8')
+    ap.add_argument('--solvers', default='ddim,dpm++2m', help="teacher: the deterministic solvers to score at each of --calls")
+    ap.add_argument('--no-default', dest='default', action='store_false', help="teacher: skip the card at the default sampler's 20 calls")
     ap.add_argument('--no-record', dest='record', action='store_false')
     a = ap.parse_args()
     a.seeds, a.calls, a.label = [int(s) for s in a.seeds.split(',')], [int(c) for c in a.calls.split(',')], a.label or a.teacher
+    a.solvers = a.solvers.split(',')
     a.teacher_model = load_pretrained(a.teacher) if a.teacher in PRETRAINED else load_model(a.teacher)
     teacher_phase(a) if a.phase == 'teacher' else student_phase(a)
 

@@ -262,7 +262,8 @@ def load_model(path,  # a checkpoint written by `fit`
     return model.to(device).eval(), Schedule(s['beta'], s['name']), ckpt['config']
 
 # %% ../nbs/09_checkpoints.ipynb #1250c61b
-PRETRAINED = {'mnist': 'pretrained_mnist.pt', 'mnist_eps': 'pretrained_mnist_eps.pt', 'mnist_cond': 'pretrained_mnist_cond.pt'}  # name -> file in ddpm_nb/assets
+PRETRAINED = {'mnist': 'pretrained_mnist.pt', 'mnist_eps': 'pretrained_mnist_eps.pt', 'mnist_cond': 'pretrained_mnist_cond.pt',
+              'mnist_cond_2step': 'pretrained_mnist_cond_2step.pt'}  # name -> file in ddpm_nb/assets (the last: a 2-step student, 19_students)
 
 def pretrained_path(name:str='mnist') -> Path:
     "Where the shipped model `name` lies inside the installed package."

@@ -19,7 +19,7 @@ __all__ = ['SPACINGS', 'SAMPLER_SPECS', 'SAMPLERS', 'DEFAULT_SAMPLER', 'DEFAULT_
            'GaussianMixtureDenoiser', 'threshold_x0', 'CallCounter', 'Denoiser', 'ancestral_coefs', 'ancestral_step',
            'ddim_coefs', 'ddim_step', 'dpmpp_2m_coefs', 'dpmpp_2m_step', 'heun_coefs', 'heun_step',
            'dpmpp_2m_sde_coefs', 'dpmpp_2m_sde_step', 'heun_churn_coefs', 'heun_churn_step', 'consistency_coefs',
-           'consistency_step', 'SamplerSpec', 'Trajectory', 'sample_loop', 'SamplingPlan', 'model_device', 'own_plan',
+           'consistency_step', 'SamplerSpec', 'Trajectory', 'sample_loop', 'SamplingPlan', 'own_plan', 'model_device',
            'make_plan', 'sample']
 
 # %% ../nbs/04_samplers.ipynb #c9718a3d
@@ -302,7 +302,7 @@ def heun_churn_step(x, i, c, denoise, z, state):
     if z is not None: x = c['keep'][i] * x + c['push'][i] * z
     return heun_step(x, i, c, denoise, None, state)
 
-# %% ../nbs/04_samplers.ipynb #c5a1e0f2
+# %% ../nbs/04_samplers.ipynb #35e7c712
 def consistency_coefs(ab, ab_prev, **_):
     "The renoising scales $\sqrt{\bar\alpha'}$ and $\sqrt{1-\bar\alpha'}$ of each step (0 noise after the last)."
     return dict(a_prev=ab_prev.sqrt(), s_prev=(1 - ab_prev).sqrt())
@@ -312,7 +312,6 @@ def consistency_step(x, i, c, denoise, z, state):
     x0, eps = denoise(x, c['t'][i])
     return (x0 if z is None else c['a_prev'][i] * x0 + c['s_prev'][i] * z), x0
 
-# %% ../nbs/04_samplers.ipynb #35e7c712
 class SamplerSpec(NamedTuple):
     coefs: Callable  # `(ab, ab_prev, **options) -> dict` of `(K,)` float64 tables
     step: Callable  # `(x, i, c, denoise, z, state) -> (x_next, x0)`
@@ -389,6 +388,15 @@ class SamplingPlan(NamedTuple):
         return (f"SamplingPlan(sampler={self.sampler!r}, t={ts} ({len(t)} steps), shape={tuple(self.xT.shape)}, "
                 f"dtype={self.xT.dtype}, device={self.xT.device}, stochastic={self.stochastic}, {self.denoise!r})")
 
+def own_plan(model,  # a model, or a distilled student with its own `sampling`
+             sampler:str|None=None,  # as for `sample`
+             steps:int|None=None,  # as for `sample`
+            ) -> tuple[str, int]:
+    "The sampler and number of steps `sample` takes for `model` (None: a student's own, else `DEFAULT_SAMPLER` and `DEFAULT_STEPS`)."
+    own = getattr(model, 'sampling', None)
+    if not isinstance(own, dict): own = dict(sampler=DEFAULT_SAMPLER, timesteps=range(DEFAULT_STEPS))
+    return own['sampler'] if sampler is None else sampler, len(own['timesteps']) if steps is None else steps
+
 # %% ../nbs/04_samplers.ipynb #521ecba0
 def model_device(model,  # an `nn.Module` (or anything with `.parameters()`), or a plain callable
                  fallback=None,  # the device to use when `model` has no parameters
@@ -446,7 +454,6 @@ def _plan_labels(model, o, B:int, device):
         if null_label is None: raise ValueError("guidance needs a null label: give the model a num_classes attribute or pass null_label=")
     return y, null_label
 
-# %% ../nbs/04_samplers.ipynb #6a1f0b24
 def _plan_student(model, o):
     "A distilled student (`model.sampling`, chapter 18) brings its own sampler and timesteps; other models get `DEFAULT_SAMPLER`."
     own = getattr(model, 'sampling', None)
@@ -462,15 +469,7 @@ def _plan_student(model, o):
         raise ValueError(f"this student was distilled to take exactly the timesteps {ts.tolist()} ({len(ts)} calls): "
                          "leave steps, spacing and timesteps unset")
 
-def own_plan(model,  # a model, or a distilled student with its own `sampling`
-             sampler:str|None=None,  # as for `sample`
-             steps:int|None=None,  # as for `sample`
-            ) -> tuple[str, int]:
-    "The sampler and number of steps `sample` takes for `model` (None: a student's own, else `DEFAULT_SAMPLER` and `DEFAULT_STEPS`)."
-    own = getattr(model, 'sampling', None)
-    if not isinstance(own, dict): return sampler or DEFAULT_SAMPLER, steps or DEFAULT_STEPS
-    return sampler or own['sampler'], steps or len(own['timesteps'])
-
+# %% ../nbs/04_samplers.ipynb #6a1f0b24
 def _plan_sampler(o) -> str:
     "The sampler's name, once it and the options it shares with every sampler (`objective`, `variance`, `eta`, thresholding) are checked."
     sampler, eta = check_choice('sampler', o.sampler, SAMPLERS), o.eta

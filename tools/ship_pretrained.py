@@ -10,7 +10,7 @@
 5. records: the card, the sampler sweep's and the guidance sweep's rows, each with the written file's SHA-256, replace
    NAME's records in bench/results/pretrained_cards.jsonl (`ddpm_nb.records`: command, machine, date, commit); the
    evaluation chapter checks each record against the shipped file and renders them.
-Usage: python tools/ship_pretrained.py CHECKPOINT [--name mnist] [--n 2000] [--sweep-n 500] [--steps 5 10 20 50]
+Usage: python tools/ship_pretrained.py CHECKPOINT [--name mnist] [--n 2000] [--sweep-n 500] [--steps 5 10 20 50] [--recon-n 64]
        python tools/ship_pretrained.py CHECKPOINT --name mnist_cond --guidance best --guidance-sweep 0 1 2 3 --sweep-n 0
 """
 import argparse, hashlib, json, platform, sys, time
@@ -68,6 +68,7 @@ def main():
     ap.add_argument('--batch-size', type=int, default=500, help='samples per sampling call')
     ap.add_argument('--sweep-n', type=int, default=500, help='samples per point of the sampler sweep (0: no sweep)')
     ap.add_argument('--steps', type=int, nargs='+', default=[5, 10, 20, 50], help='step counts of the sweep')
+    ap.add_argument('--recon-n', type=int, default=64, help='test images reconstructed by DDIM inversion on the card (0: none, as for a student)')
     a = ap.parse_args()
     model, sched, cfg = load_model(a.checkpoint, ema=True)
     if (a.guidance is not None or a.guidance_sweep) and not getattr(model, 'num_classes', None):
@@ -86,7 +87,7 @@ def main():
     if a.guidance == 'best': a.guidance = min(gsweep, key=lambda r: r['fid'])['guidance']
     t0 = time.time()
     card = evaluate(a.checkpoint, 'mnist', n=a.n, sampler=a.sampler, steps=a.sampler_steps, device='cpu', guidance=a.guidance,
-                    batch_size=a.batch_size)
+                    batch_size=a.batch_size, recon_n=a.recon_n)
     card.info.update(seconds_total=round(time.time() - t0, 1), command=cmd, cpu=platform.processor() or platform.machine(),
                      torch=torch.__version__, guidance=a.guidance)
     print(card, flush=True)
