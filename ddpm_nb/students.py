@@ -167,7 +167,7 @@ def distill_cli(argv:list[str]|None=None) -> None:
         a = vars(distill_parser().parse_args(argv)); a.pop('debug')
         teacher = a.pop('pretrained') or a.pop('checkpoint')
         a.pop('checkpoint', None)
-        opts = {k: a.pop(k) for k in ('lr', 'batch_size', 'ema_decay', 'seed', 'device') if a[k] is not None}
+        opts = {k: v for k in ('lr', 'batch_size', 'ema_decay', 'seed', 'device') if (v := a.pop(k)) is not None}
         for calls, run in distill(teacher, **a, **opts).items():
             print(f"{calls} call{'s' if calls > 1 else ''}: {run.outdir / 'last.pt' if run.outdir else '(not saved: no outdir)'}")
     run_cli('ddpm_nb_distill', main, argv)
