@@ -304,11 +304,11 @@ def heun_churn_step(x, i, c, denoise, z, state):
 
 # %% ../nbs/04_samplers.ipynb #35e7c712
 def consistency_coefs(ab, ab_prev, **_):
-    "The renoising scales $\sqrt{\bar\alpha'}$ and $\sqrt{1-\bar\alpha'}$ of each step (0 noise after the last)."
+    "The renoising scales $\\sqrt{\\bar\\alpha'}$ and $\\sqrt{1-\\bar\\alpha'}$ of each step (0 noise after the last)."
     return dict(a_prev=ab_prev.sqrt(), s_prev=(1 - ab_prev).sqrt())
 
 def consistency_step(x, i, c, denoise, z, state):
-    "One step of multistep consistency sampling: $\hat x_0$, renoised to the next level with fresh $z$ (none on the last step)."
+    "One step of multistep consistency sampling: $\\hat x_0$, renoised to the next level with fresh $z$ (none on the last step)."
     x0, eps = denoise(x, c['t'][i])
     return (x0 if z is None else c['a_prev'][i] * x0 + c['s_prev'][i] * z), x0
 
