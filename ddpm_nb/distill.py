@@ -174,7 +174,7 @@ def cd_loss(f:nn.Module|Callable,  # the consistency model $f_\theta$ being trai
             huber_c:float|None=None,  # the pseudo-Huber scale $c$; None: squared distance
             generator:torch.Generator|None=None,  # source of the levels and the noise
             n:torch.Tensor|None=None,  # each example's level index `(B,)` in `[0, N)` (None: drawn)
-            noise:torch.Tensor|None=None,  # the noise $\\epsilon$ `(B, ...)` (None: drawn)
+            noise:torch.Tensor|None=None,  # the noise $\epsilon$ `(B, ...)` (None: drawn)
             reduce:bool=True,  # the batch mean; False: the per-example losses `(B,)`
            ) -> torch.Tensor:
     "One minibatch of consistency distillation: $d(f_\\theta(x_{t_n}, t_n), f_{\\theta^-}(\\hat x_{t_{n+1}}, t_{n+1}))$ on random levels."

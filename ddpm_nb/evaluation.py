@@ -327,7 +327,8 @@ def evaluate(model_or_checkpoint,  # checkpoint path, or a model called as `mode
     asked = labels if labels is not None else (torch.arange(n) % nc if nc else None)   # the classes `generate` asked for
     card = _card_of(x, dataset, config, asked, sampler, steps, ema, root, n_boot, seed, n_train, n_test)
     card.info.update(sampling_seconds=secs, objective=objective)
-    if recon_n: _score_reconstructions(card, model, schedule, dataset, shape, config, root, recon_n, recon_steps or steps, objective, lpips, batch_size)
+    if recon_n and isinstance(getattr(model, 'sampling', None), dict): card.info['notes'] = ["No reconstructions: a distilled student has no DDIM inverse."]
+    elif recon_n: _score_reconstructions(card, model, schedule, dataset, shape, config, root, recon_n, recon_steps or steps, objective, lpips, batch_size)
     return card
 
 # %% ../nbs/15_evaluation.ipynb #4448bf43

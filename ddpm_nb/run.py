@@ -367,6 +367,9 @@ def _restore(self:Run, ck, path):
     if ck.get('model_config') != getattr(self.model, 'config', None): changed.append(f"model_config: {ck.get('model_config')} -> {getattr(self.model, 'config', None)}")
     if changed: raise ValueError(f"cannot resume from {path}: this run changes what defines the run ({'; '.join(changed)}). "
                                  f"Options that may change on resume: {', '.join(MAY_CHANGE_ON_RESUME)}")
+    if ck.get('sampling') and self.step_loss is None:               # a student's run trains on its distillation loss only
+        raise ValueError(f"cannot resume from {path}: it is a distilled student's run; resume it with distill(..., resume=True) "
+                         "or ddpm_nb_distill --resume (see the students chapter)")
     self.model.load_state_dict(ck['model']); self.opt.load_state_dict(ck['optimizer']); self.scaler.load_state_dict(ck['scaler'])
     if self.ema is not None and ck.get('ema') is not None: self.ema.load_state_dict(ck['ema'])
     if self.phema is not None and ck.get('phema') is not None: self.phema.load_state_dict(ck['phema']); self._next_snapshot = ck['next_snapshot']

@@ -468,6 +468,7 @@ def _plan_student(model, o):
     elif own.get('fixed') and (o.timesteps is None or not torch.equal(torch.as_tensor(o.timesteps).cpu().long(), ts)):
         raise ValueError(f"this student was distilled to take exactly the timesteps {ts.tolist()} ({len(ts)} calls): "
                          "leave steps, spacing and timesteps unset")
+    if own.get('fixed') and o.eta: raise ValueError(f"this student was distilled for deterministic steps: eta must be 0, got {o.eta}")
 
 # %% ../nbs/04_samplers.ipynb #6a1f0b24
 def _plan_sampler(o) -> str:

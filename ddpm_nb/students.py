@@ -12,7 +12,7 @@ from torch import nn
 from .schedules import check_choice
 from .samplers import make_timesteps
 from .checkpoints import PRETRAINED, load_model, load_pretrained
-from .train import fit
+from .train import TrainingInterrupted, fit
 from .cli import run_cli
 from .distill import ConsistencyModel, cd_loss, pd_loss
 
@@ -35,13 +35,14 @@ class ProgressiveStep:
                  target:str='v',  # what the student predicts
                  weight:str|None=None,  # as for `pd_loss`
                 ):
-        self.teacher, self.plan = teacher.eval().requires_grad_(False), torch.as_tensor(plan).long()
+        self.teacher, self.plan = teacher.eval().requires_grad_(False), torch.as_tensor(plan).long()   # moved to the data's device on use
         if len(self.plan) % 2: raise ValueError(f"the teacher's plan must have an even number of steps, got {len(self.plan)}")
         self.objective, self.target, self.weight = objective, target, weight
 
     def __call__(self, run, x0, t, eps, y):
         "The per-image loss `(B,)` of this micro-batch."
         k = t * (len(self.plan) // 2) // run.schedule.T                     # the run's uniform t, as one of the student's steps
+        self.teacher.to(x0.device)
         with run.autocast():
             return pd_loss(with_labels(run.net, y), with_labels(self.teacher, y), x0, run.schedule, self.plan.to(x0.device),
                            self.objective, self.target, self.weight, k=k, noise=eps, reduce=False)
@@ -64,6 +65,7 @@ class ConsistencyStep:
     def __call__(self, run, x0, t, eps, y):
         "The per-image loss `(B,)` of this micro-batch."
         n = t * len(self.levels) // run.schedule.T                          # the run's uniform t, as one of the levels
+        self.teacher.to(x0.device)
         f = ConsistencyModel(with_labels(run.net, y), run.schedule, objective=self.objective)
         f_minus = ConsistencyModel(with_labels(run.model, y), run.schedule, objective=self.objective)   # theta^- = theta (cd_loss: no grad)
         with run.autocast():
@@ -77,7 +79,7 @@ METHODS = ('progressive', 'consistency')
 
 def _load_teacher(teacher, device) -> tuple:
     "`(model, schedule, config)` from a shipped model's name, a checkpoint written by `fit`, or the triple itself."
-    if isinstance(teacher, (tuple, list)) and len(teacher) == 3: return tuple(teacher)
+    if isinstance(teacher, (tuple, list)) and len(teacher) == 3: return copy.deepcopy(teacher[0]), teacher[1], teacher[2]   # yours stays trainable
     if isinstance(teacher, str) and teacher in PRETRAINED: return load_pretrained(teacher, device=device)
     if isinstance(teacher, (str, Path)) and Path(teacher).is_file(): return load_model(teacher, device=device)
     raise ValueError(f"teacher must be a shipped model ({', '.join(PRETRAINED)}), a checkpoint written by fit, "
@@ -88,6 +90,13 @@ def _student(teacher:nn.Module, sampling:dict) -> nn.Module:
     s = copy.deepcopy(teacher).train().requires_grad_(True)
     s.sampling = sampling
     return s
+
+def _fit(student, dataset, step, **options):
+    "`fit` with the distillation's `step`; a run stopped by a signal says how to resume the distillation, not the bare run."
+    try: return fit(student, dataset, step_loss=step, **options)
+    except TrainingInterrupted as e:
+        head = str(e).split('; resume with:')[0]
+        raise TrainingInterrupted(f"{head}; resume with: distill(..., resume=True) or ddpm_nb_distill ... --resume", e.signum, e.checkpoint, e.step) from None
 
 def _check_distill(method, minutes, steps, start_steps, levels, T):
     check_choice('method', method, METHODS)
@@ -127,22 +136,22 @@ def distill(teacher='mnist_cond',  # a shipped model's name, a checkpoint writte
     if method == 'consistency':
         st = _student(model, dict(sampler='consistency', timesteps=make_timesteps(sched, steps, 'trailing').tolist()))
         step = ConsistencyStep(model, make_timesteps(sched, levels, 'karras'), obj, huber_c)
-        return {steps: fit(st, dataset, step_loss=step, minutes=minutes, outdir=out('consistency'), resume=resume,
-                           objective=obj, sampler='consistency', sample_steps=steps, **base)}
+        return {steps: _fit(st, dataset, step, minutes=minutes, outdir=out('consistency'), resume=resume, objective=obj,
+                            sampler='consistency', sample_steps=steps, **base)}
     plan, rounds = make_timesteps(sched, start_steps, 'trailing'), int(math.log2(start_steps // steps))
     for _ in range(rounds):
         K = len(plan) // 2
         st = _student(model, dict(sampler='ddim', timesteps=plan[::2].tolist(), fixed=True))
-        run = fit(st, dataset, step_loss=ProgressiveStep(model, plan, obj, 'v'), minutes=minutes / rounds, outdir=out(f'progressive_{K}'),
-                  resume=resume, objective='v', sampler='ddim', sample_steps=K, **base)
-        runs[K], model, obj, plan = run, copy.deepcopy(run.sampling_model), 'v', plan[::2]
+        run = _fit(st, dataset, ProgressiveStep(model, plan, obj, obj), minutes=minutes / rounds, outdir=out(f'progressive_{K}'),
+                   resume=resume, objective=obj, sampler='ddim', sample_steps=K, **base)      # the student predicts what the teacher does
+        runs[K], model, plan = run, copy.deepcopy(run.sampling_model), plan[::2]
     return runs
 
 # %% ../nbs/19_students.ipynb #d1a00008
 def distill_parser() -> argparse.ArgumentParser:
     "The `ddpm_nb_distill` parser."
     p = argparse.ArgumentParser(prog='ddpm_nb_distill', description='Distil a diffusion model into a student that samples in fewer '
-                                'network calls (see `ddpm_nb.distill.distill`); prints each student\'s checkpoint.')
+                                'network calls (see `ddpm_nb.students.distill`); prints each student\'s checkpoint.')
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument('checkpoint', nargs='?', metavar='CHECKPOINT', help='the teacher: a checkpoint written by `fit`')
     src.add_argument('--pretrained', choices=tuple(PRETRAINED), help='the teacher: a shipped model')
