@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from fastcore.basics import patch
 from . import __version__
-from .schedules import Schedule, make_schedule
+from .schedules import PATHS, Schedule, make_schedule
 from .unet import UNet, unet_preset
 
 # %% auto #0
@@ -259,7 +259,9 @@ def load_model(path,  # a checkpoint written by `fit`
     model.load_state_dict(ckpt['ema']['model'] if ema and has_ema else ckpt['model'])
     if ckpt.get('sampling'): model.sampling = dict(ckpt['sampling'])        # a distilled student's own plan (chapter 18)
     s = ckpt['schedule']
-    return model.to(device).eval(), Schedule(s['beta'], s['name']), ckpt['config']
+    sched = Schedule(s['beta'], s['name'])
+    if s['name'] in PATHS: sched.path = s['name']                          # a path is defined between its steps too
+    return model.to(device).eval(), sched, ckpt['config']
 
 # %% ../nbs/09_checkpoints.ipynb #1250c61b
 PRETRAINED = {'mnist': 'pretrained_mnist.pt', 'mnist_eps': 'pretrained_mnist_eps.pt', 'mnist_cond': 'pretrained_mnist_cond.pt',

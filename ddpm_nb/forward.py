@@ -13,9 +13,9 @@ from torchvision.utils import make_grid
 from .schedules import SCHEDULES, Schedule, check_choice, make_schedule
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'extract', 'q_step', 'q_sample', 'q_posterior', 'v_target', 'x0_from_eps', 'eps_from_x0', 'x0_from_v',
-           'eps_from_v', 'v_from_eps', 'v_from_x0', 'convert', 'to_uint8', 'from_uint8', 'to_image', 'save_grid',
-           'noising_panels', 'noising_widget']
+__all__ = ['OBJECTIVES', 'extract', 'q_step', 'q_sample', 'signal_noise', 'q_posterior', 'v_target', 'x0_from_eps', 'eps_from_x0',
+           'x0_from_v', 'eps_from_v', 'v_from_eps', 'v_from_x0', 'convert', 'to_uint8', 'from_uint8', 'to_image',
+           'save_grid', 'noising_panels', 'noising_widget']
 
 # %% ../nbs/01_forward.ipynb #7d48f407
 def _timesteps(t, B:int, T:int, device) -> torch.Tensor:
@@ -68,9 +68,23 @@ def q_sample(x0:torch.Tensor,  # clean images `(B, C, H, W)` in [-1, 1]
              schedule:Schedule,
              noise:torch.Tensor|None=None,  # $\epsilon \sim N(0, I)$ of `x0`'s shape; drawn if None
             ) -> torch.Tensor:
-    "Draw $x_t \\sim q(x_t \\mid x_0)$: $x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$."
+    "Draw $x_t \\sim q(x_t \\mid x_0)$: $x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$ (float `t`: continuous time on a path)."
     noise = _noise_like(x0, noise)
-    return extract(schedule.sqrt_alpha_bar, t, x0) * x0 + extract(schedule.sqrt_one_minus_alpha_bar, t, x0) * noise
+    a, s = signal_noise(schedule, t, x0)
+    return a * x0 + s * noise
+
+def signal_noise(schedule:Schedule,
+                 t,  # integer steps (`LongTensor (B,)` or an int), or continuous positions: a float tensor `(B,)` in `[-1, T-1]`
+                 x:torch.Tensor,  # `(B, ...)`: the result broadcasts against it
+                ) -> tuple:
+    "$(\\sqrt{\\bar\\alpha_t}, \\sqrt{1-\\bar\\alpha_t})$ shaped `(B, 1, ..., 1)` like `x`: from the tables, or between steps from a path schedule's `alpha_bar_at`."
+    if not (torch.is_tensor(t) and t.dtype.is_floating_point):
+        return extract(schedule.sqrt_alpha_bar, t, x), extract(schedule.sqrt_one_minus_alpha_bar, t, x)
+    if t.shape != (x.shape[0],): raise ValueError(f"t must have shape ({x.shape[0]},) to match a batch of {x.shape[0]}, got shape {tuple(t.shape)}")
+    if t.device.type == 'cpu' and len(t) and not (-1 <= t.min() and t.max() <= schedule.T - 1):
+        raise ValueError(f"continuous t must lie in [-1, {schedule.T - 1}], got values from {t.min().item():.4g} to {t.max().item():.4g}")
+    ab = schedule.alpha_bar_at(t).reshape(-1, *([1] * (x.ndim - 1)))
+    return ab.sqrt().to(x), (1 - ab).clamp(min=0).sqrt().to(x)
 
 # %% ../nbs/01_forward.ipynb #4824facf
 def q_posterior(x0:torch.Tensor,  # clean images (or a model's estimate of them) `(B, C, H, W)`
@@ -84,7 +98,7 @@ def q_posterior(x0:torch.Tensor,  # clean images (or a model's estimate of them)
     return mean, extract(schedule.posterior_variance, t, xt), extract(schedule.posterior_log_variance_clipped, t, xt)
 
 # %% ../nbs/01_forward.ipynb #7612813d
-OBJECTIVES = ('eps', 'x0', 'v')
+OBJECTIVES = ('eps', 'x0', 'v', 'flow')
 
 def v_target(x0:torch.Tensor,  # clean images `(B, C, H, W)`
              eps:torch.Tensor,  # the noise $\epsilon$ that made $x_t$, `x0`'s shape
@@ -92,7 +106,8 @@ def v_target(x0:torch.Tensor,  # clean images `(B, C, H, W)`
              schedule:Schedule,  # the noise schedule
             ) -> torch.Tensor:
     "The velocity target $v = \\sqrt{\\bar\\alpha_t}\\,\\epsilon - \\sqrt{1-\\bar\\alpha_t}\\,x_0$ (Salimans & Ho 2022)."
-    return extract(schedule.sqrt_alpha_bar, t, x0) * eps - extract(schedule.sqrt_one_minus_alpha_bar, t, x0) * x0
+    a, s = signal_noise(schedule, t, x0)
+    return a * eps - s * x0
 
 # %% ../nbs/01_forward.ipynb #c9641513
 def x0_from_eps(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
@@ -101,7 +116,8 @@ def x0_from_eps(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
                 schedule:Schedule,  # the noise schedule
                ) -> torch.Tensor:
     "$x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon)/\\sqrt{\\bar\\alpha_t}$ (undefined where $\\bar\\alpha_t = 0$)."
-    return (xt - extract(schedule.sqrt_one_minus_alpha_bar, t, xt) * eps) / extract(schedule.sqrt_alpha_bar, t, xt)
+    a, s = signal_noise(schedule, t, xt)
+    return (xt - s * eps) / a
 
 # %% ../nbs/01_forward.ipynb #fc0288f2
 def eps_from_x0(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
@@ -110,7 +126,8 @@ def eps_from_x0(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
                 schedule:Schedule,  # the noise schedule
                ) -> torch.Tensor:
     "$\\epsilon = (x_t - \\sqrt{\\bar\\alpha_t}\\,x_0)/\\sqrt{1-\\bar\\alpha_t}$."
-    return (xt - extract(schedule.sqrt_alpha_bar, t, xt) * x0) / extract(schedule.sqrt_one_minus_alpha_bar, t, xt)
+    a, s = signal_noise(schedule, t, xt)
+    return (xt - a * x0) / s
 
 # %% ../nbs/01_forward.ipynb #f7740749
 def x0_from_v(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
@@ -119,7 +136,8 @@ def x0_from_v(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
               schedule:Schedule,  # the noise schedule
              ) -> torch.Tensor:
     "$x_0 = \\sqrt{\\bar\\alpha_t}\\,x_t - \\sqrt{1-\\bar\\alpha_t}\\,v$."
-    return extract(schedule.sqrt_alpha_bar, t, xt) * xt - extract(schedule.sqrt_one_minus_alpha_bar, t, xt) * v
+    a, s = signal_noise(schedule, t, xt)
+    return a * xt - s * v
 
 # %% ../nbs/01_forward.ipynb #b57a0ade
 def eps_from_v(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
@@ -128,7 +146,8 @@ def eps_from_v(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
                schedule:Schedule,  # the noise schedule
               ) -> torch.Tensor:
     "$\\epsilon = \\sqrt{1-\\bar\\alpha_t}\\,x_t + \\sqrt{\\bar\\alpha_t}\\,v$."
-    return extract(schedule.sqrt_one_minus_alpha_bar, t, xt) * xt + extract(schedule.sqrt_alpha_bar, t, xt) * v
+    a, s = signal_noise(schedule, t, xt)
+    return s * xt + a * v
 
 # %% ../nbs/01_forward.ipynb #d0715716
 def v_from_eps(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
@@ -137,7 +156,8 @@ def v_from_eps(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
                schedule:Schedule,  # the noise schedule
               ) -> torch.Tensor:
     "$v = (\\epsilon - \\sqrt{1-\\bar\\alpha_t}\\,x_t)/\\sqrt{\\bar\\alpha_t}$ (undefined where $\\bar\\alpha_t = 0$)."
-    return (eps - extract(schedule.sqrt_one_minus_alpha_bar, t, xt) * xt) / extract(schedule.sqrt_alpha_bar, t, xt)
+    a, s = signal_noise(schedule, t, xt)
+    return (eps - s * xt) / a
 
 # %% ../nbs/01_forward.ipynb #66367b69
 def v_from_x0(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
@@ -146,15 +166,16 @@ def v_from_x0(xt:torch.Tensor,  # noisy images `(B, C, H, W)` at step `t`
               schedule:Schedule,  # the noise schedule
              ) -> torch.Tensor:
     "$v = (\\sqrt{\\bar\\alpha_t}\\,x_t - x_0)/\\sqrt{1-\\bar\\alpha_t}$."
-    return (extract(schedule.sqrt_alpha_bar, t, xt) * xt - x0) / extract(schedule.sqrt_one_minus_alpha_bar, t, xt)
+    a, s = signal_noise(schedule, t, xt)
+    return (a * xt - x0) / s
 
 # %% ../nbs/01_forward.ipynb #131150e3
 _CONVERSIONS = {('eps', 'x0'): x0_from_eps, ('x0', 'eps'): eps_from_x0, ('v', 'x0'): x0_from_v,
                 ('v', 'eps'): eps_from_v, ('eps', 'v'): v_from_eps, ('x0', 'v'): v_from_x0}
 
 def convert(pred:torch.Tensor,  # model output `(B, C, H, W)`, interpreted as `src`
-            src:str,  # what `pred` is: 'eps', 'x0' or 'v'
-            dst:str,  # what to return: 'eps', 'x0' or 'v'
+            src:str,  # what `pred` is: 'eps', 'x0', 'v' or 'flow'
+            dst:str,  # what to return: 'eps', 'x0', 'v' or 'flow'
             xt:torch.Tensor,  # the noisy input `(B, C, H, W)` the prediction was made from
             t,  # `LongTensor (B,)` in `[0, T)`
             schedule:Schedule):
@@ -162,7 +183,15 @@ def convert(pred:torch.Tensor,  # model output `(B, C, H, W)`, interpreted as `s
     check_choice('objective', src, OBJECTIVES); check_choice('objective', dst, OBJECTIVES)
     if pred.shape != xt.shape: raise ValueError(f"pred and xt must have the same shape, got {tuple(pred.shape)} and {tuple(xt.shape)}")
     if src == dst: return pred
-    return _CONVERSIONS[src, dst](xt, t, pred, schedule)
+    if 'flow' not in (src, dst): return _CONVERSIONS[src, dst](xt, t, pred, schedule)
+    a, s = signal_noise(schedule, t, xt)
+    if src == 'flow':   # u = eps - x0
+        if dst == 'x0': return (xt - s * pred) / (a + s)
+        if dst == 'eps': return (xt + a * pred) / (a + s)
+        return ((a - s) * xt + pred) / (a + s)
+    if src == 'eps': return ((a + s) * pred - xt) / a
+    if src == 'x0': return (xt - (a + s) * pred) / s
+    return (s - a) * xt + (a + s) * pred
 
 # %% ../nbs/01_forward.ipynb #64d15ae6
 def to_uint8(x:torch.Tensor,  # images in [-1, 1], any shape (values outside are clamped)

@@ -27,17 +27,18 @@ def diffusion_target(x0:torch.Tensor,  # clean images `(B,C,H,W)` in [-1, 1]
                      eps:torch.Tensor,  # the noise that made `x_t`, same shape as `x0`
                      t:torch.Tensor,  # `LongTensor (B,)` in `[0, T)`
                      schedule:Schedule,
-                     objective:str='eps',  # one of 'eps', 'x0', 'v'
+                     objective:str='eps',  # one of 'eps', 'x0', 'v', 'flow'
                     ) -> torch.Tensor:
-    "What the network should output at `(x_t, t)` under `objective`: $\\epsilon$, $x_0$ or $v$, shape of `x0`."
+    "What the network should output at `(x_t, t)` under `objective`: $\\epsilon$, $x_0$, $v$ or $u = \\epsilon - x_0$, shape of `x0`."
     check_choice('objective', objective, OBJECTIVES)
     if objective == 'eps': return eps
     if objective == 'x0': return x0
+    if objective == 'flow': return eps - x0
     return v_target(x0, eps, t, schedule)
 
 # %% ../nbs/02_losses.ipynb #68b80b8b
 def min_snr_weight(snr:torch.Tensor,  # SNR of each sample's timestep, any shape (e.g. `(B,)`), >= 0
-                   objective:str,  # 'eps', 'x0' or 'v': whose loss the weight multiplies
+                   objective:str,  # 'eps', 'x0', 'v' or 'flow': whose loss the weight multiplies
                    gamma:float|None,  # the cap $\gamma$ (Hang et al. use 5); None or 0 disables the weighting
                   ) -> torch.Tensor:
     "Min-SNR-$\\gamma$ weight on the `objective`'s loss, so that the weight on $\\lVert x_0-\\hat x_0\\rVert^2$ is $\\min(\\mathrm{SNR},\\gamma)$."
@@ -48,6 +49,7 @@ def min_snr_weight(snr:torch.Tensor,  # SNR of each sample's timestep, any shape
     snr = snr.double() if not snr.is_floating_point() else snr
     if objective == 'eps': return (gamma / snr).clamp(max=1.0)  # = min(SNR, gamma)/SNR; -> 1 at SNR = 0
     capped = snr.clamp(max=gamma)
+    if objective == 'flow': return capped / (snr.sqrt() + 1) ** 2
     return capped if objective == 'x0' else capped / (snr + 1)
 
 # %% ../nbs/02_losses.ipynb #94e454e4
@@ -65,7 +67,8 @@ def _elementwise_loss(pred, target, loss_type):
 def _check_t(t, B, T, device):
     if not torch.is_tensor(t): raise ValueError(f"t must be a LongTensor of shape ({B},), got {type(t).__name__}")
     if t.shape != (B,): raise ValueError(f"t must have shape ({B},) to match a batch of {B}, got shape {tuple(t.shape)}")
-    if t.dtype.is_floating_point or t.dtype == torch.bool: raise ValueError(f"t must hold integer timesteps, got dtype {t.dtype}")
+    if t.dtype.is_floating_point: return t.to(device)   # continuous positions: `q_sample` checks them against the schedule's path
+    if t.dtype == torch.bool: raise ValueError(f"t must hold integer timesteps, got dtype {t.dtype}")
     if B and (t.min() < 0 or t.max() >= T): raise ValueError(f"t must lie in [0, {T}) for this schedule, got values in [{t.min().item()}, {t.max().item()}]")
     return t.to(device)
 
@@ -73,22 +76,28 @@ def _check_t(t, B, T, device):
 def prediction_loss(pred:torch.Tensor,  # the network's output at `(x_t, t)`, shape of `x0`
                     x0:torch.Tensor,  # clean images `(B,C,H,W)` in [-1, 1]
                     eps:torch.Tensor,  # the noise that made `x_t`
-                    t:torch.Tensor,  # `LongTensor (B,)` in `[0, T)`
+                    t:torch.Tensor,  # `LongTensor (B,)` in `[0, T)`, or continuous float positions in `[-1, T-1]` (a path schedule)
                     schedule:Schedule,
-                    objective:str='eps',  # what `pred` is: 'eps', 'x0' or 'v'
+                    objective:str='eps',  # what `pred` is: 'eps', 'x0', 'v' or 'flow'
                     loss_type:str='l2',  # 'l2', 'l1', or 'bce' (objective 'x0' only)
                     min_snr_gamma:float|None=None,  # Min-SNR cap $\gamma$; None or 0: no weighting
                    ) -> torch.Tensor:
     "Per-sample loss `(B,)` of a prediction: the `loss_type` distance to the `objective`'s target, averaged over non-batch dims, Min-SNR weighted."
     loss = _elementwise_loss(pred, diffusion_target(x0, eps, t, schedule, objective), loss_type).flatten(1).mean(1)
-    if min_snr_gamma: loss = loss * min_snr_weight(schedule.snr.to(t.device)[t], objective, min_snr_gamma).to(loss.dtype)
+    if min_snr_gamma: loss = loss * min_snr_weight(_snr(schedule, t), objective, min_snr_gamma).to(loss.dtype)
     return loss
+
+def _snr(schedule:Schedule, t:torch.Tensor) -> torch.Tensor:
+    "SNR at integer steps (the table) or at continuous positions (the path), on `t`'s device."
+    if not t.dtype.is_floating_point: return schedule.snr.to(t.device)[t]
+    ab = schedule.alpha_bar_at(t)
+    return ab / (1 - ab)
 
 # %% ../nbs/02_losses.ipynb #36219cee
 def diffusion_loss(model,  # callable `model(xt, t)` or `model(xt, t, y)` returning the `objective`, shape of `x0`
                    x0:torch.Tensor,  # clean images `(B,C,H,W)` in [-1, 1]
                    schedule:Schedule,
-                   objective:str='eps',  # what the model predicts: 'eps', 'x0' or 'v'
+                   objective:str='eps',  # what the model predicts: 'eps', 'x0', 'v' or 'flow'
                    loss_type:str='l2',  # 'l2', 'l1', or 'bce' (objective 'x0' only)
                    min_snr_gamma:float|None=None,  # Min-SNR cap $\gamma$ (5 is typical); None or 0: no weighting
                    t:torch.Tensor|None=None,  # `LongTensor (B,)` in `[0, T)`; drawn uniformly if None

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 from fastcore.basics import patch
 from . import __version__
-from .schedules import Schedule, make_schedule, check_choice
+from .schedules import SCHEDULES, PATHS, Schedule, make_schedule, check_choice
 from .forward import OBJECTIVES, q_sample
 from .losses import LOSS_TYPES, prediction_loss
 from .unet import PRESETS, unet_preset
@@ -53,8 +53,8 @@ def train_step(run,  # the `Run`: network, optimizer, schedule, EMA
 
 # %% ../nbs/10_run.ipynb #5c7de8f0
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
-SCHEDULE_NAMES = ('linear', 'cosine', 'sigmoid')
-T_SAMPLINGS = ('uniform', 'stratified', 'lognormal')
+SCHEDULE_NAMES = SCHEDULES
+T_SAMPLINGS = ('uniform', 'stratified', 'lognormal', 'logit_normal')
 
 def _opt(choices=None, flag=None, subflags=None):
     "Field metadata: the valid `choices`, a command-line `flag` name other than the option's, `subflags` of a dict option."
@@ -88,7 +88,8 @@ class _DiffusionOptions(_OptimOptions):
     objective: str = field(default='eps', metadata=_opt(OBJECTIVES))  # what the network predicts
     loss_type: str = field(default='l2', metadata=_opt(LOSS_TYPES))  # distance between prediction and target
     min_snr_gamma: float|None = None  # Min-SNR-gamma weighting (Hang et al. 2023); 0 or None: off
-    t_sampling: str = field(default='uniform', metadata=_opt(T_SAMPLINGS))  # how t is drawn: `draw_t`'s 'uniform' (Algorithm 1), 'stratified' or 'lognormal'
+    t_sampling: str = field(default='uniform', metadata=_opt(T_SAMPLINGS))  # how t is drawn: `draw_t`'s 'uniform' (Algorithm 1), 'stratified', 'lognormal' or 'logit_normal'
+    continuous_t: bool = False  # draw t anywhere on the path, not only on its T steps (a path schedule: 'linear_path' or 'trig')
     use_ema: bool = field(default=True, metadata=_opt(flag='ema'))  # keep an exponential moving average of the weights (used for the sample grids)
     ema_decay: float = 0.9999  # its decay
     ema_sigma_rels: list|None = None  # post-hoc EMA: keep power-function EMAs of these relative widths, e.g. `[0.05, 0.1]`, and snapshots
@@ -191,6 +192,9 @@ def _check_config(c:TrainConfig):
     if c.save_every_steps is not None and c.save_every_steps < 1: _fail('save_every_steps', 'an integer >= 1 or None', c.save_every_steps)
     if c.save_every_minutes is not None and not c.save_every_minutes > 0: _fail('save_every_minutes', '> 0 or None', c.save_every_minutes)
     if c.loss_type == 'bce' and c.objective != 'x0': raise ValueError("loss_type 'bce' needs objective 'x0' (it compares images in [0, 1])")
+    if c.continuous_t and not (c.schedule in PATHS or _is_object_name(c.schedule)):
+        raise ValueError(f"continuous_t needs a schedule defined between its steps ({', '.join(PATHS)}), got schedule {c.schedule!r}")
+    if c.continuous_t and c.t_sampling == 'lognormal': raise ValueError("continuous_t draws uniform, stratified or logit_normal t, not 'lognormal'")
     if c.ema_sigma_rels is not None:
         if not c.ema_sigma_rels or not all(isinstance(s, (int, float)) and 0 < s <= SIGMA_REL_MAX for s in c.ema_sigma_rels):
             _fail('ema_sigma_rels', f'a non-empty list of relative widths in (0, {SIGMA_REL_MAX:.4f}]', c.ema_sigma_rels)
@@ -222,6 +226,8 @@ class Run:
                 try: __import__(pkg)
                 except ImportError: raise ImportError(f"{opt} logging needs the {opt} package: pip install {opt}") from None
         self.schedule = schedule if schedule is not None else make_schedule(cfg.schedule, T=cfg.T)
+        if cfg.continuous_t and (self.schedule.path is None or step_loss is not None):
+            raise ValueError("continuous_t needs a path schedule ('linear_path' or 'trig') and the diffusion loss (no step_loss)")
         ckpt = load_checkpoint(resume, map_location='cpu') if resume is not None else None
         self._data(dataset, eval_dataset)                                   # the splits; steps per epoch
         self._network(model)                                                # model, wrappers, optimizer, EMA
@@ -382,19 +388,28 @@ def _restore(self:Run, ck, path):
     set_rng_state(ck['rng'])
 
 # %% ../nbs/10_run.ipynb #0a1b2c24
-def draw_t(kind:str,  # 'uniform', 'stratified' or 'lognormal' (`T_SAMPLINGS`)
+def draw_t(kind:str,  # one of `T_SAMPLINGS`
            n:int,  # how many
            schedule:Schedule,  # the schedule (its `log_snr` table places the log-normal draws)
            generator:torch.Generator,  # the source of randomness (its device is used)
            p_mean:float=-1.2, p_std:float=1.2,  # 'lognormal': mean and spread of log sigma_t (Karras et al. 2022's values)
+           continuous:bool=False,  # float positions in `(-1, T-1]` anywhere on a path, $t = uT - 1$, instead of steps
+           m:float=0., s:float=1.,  # 'logit_normal': mean and spread of logit u (Esser et al. 2024's values)
           ) -> torch.Tensor:
-    "`n` timesteps in `[0, T)`: uniform (Algorithm 1), stratified (one per equal stratum, shuffled: still uniform), or log-normal in sigma_t."
+    "`n` timesteps in `[0, T)`: uniform (Algorithm 1), stratified (shuffled strata: still uniform), log-normal in sigma_t, or logit-normal in u."
     T, dev = schedule.T, generator.device
-    if kind == 'uniform': return torch.randint(0, T, (n,), device=dev, generator=generator)
+    if kind == 'uniform' and not continuous: return torch.randint(0, T, (n,), device=dev, generator=generator)
     if kind == 'stratified':
         u = (torch.randperm(n, device=dev, generator=generator) + torch.rand(n, device=dev, generator=generator)) / n
-        return (u * T).long().clamp_(max=T - 1)
+        if not continuous: return (u * T).long().clamp_(max=T - 1)
+    if kind in ('uniform', 'stratified', 'logit_normal'):
+        if kind == 'uniform': u = 1 - torch.rand(n, device=dev, generator=generator, dtype=torch.float64)     # (0, 1]
+        elif kind == 'stratified': u = 1 - u.double()
+        else: u = torch.sigmoid(m + s * torch.randn(n, device=dev, generator=generator, dtype=torch.float64))
+        if continuous: return (u * T - 1).float()
+        return (u * T).ceil().long().clamp_(1, T) - 1    # the step i whose (i/T, (i+1)/T] holds u
     check_choice('t_sampling', kind, T_SAMPLINGS)
+    if continuous: raise ValueError("continuous t is drawn uniform, stratified or logit_normal, not 'lognormal'")
     edges = getattr(schedule, '_log_sigma_edges', None)                       # kept on the schedule: computed once per device
     if edges is None or edges.device != dev:
         log_sigma = -0.5 * schedule.log_snr.to(dev, torch.float64)             # sigma_t = sqrt((1 - abar_t) / abar_t), increasing in t
@@ -402,11 +417,11 @@ def draw_t(kind:str,  # 'uniform', 'stratified' or 'lognormal' (`T_SAMPLINGS`)
     s = p_mean + p_std * torch.randn(n, device=dev, generator=generator, dtype=torch.float64)
     return torch.bucketize(s, edges)                                           # the t whose log sigma_t is nearest
 
-def _draws(seed, micro_step, shape, schedule, t_sampling, rank, world, device, gen):
+def _draws(seed, micro_step, shape, schedule, t_sampling, rank, world, device, gen, continuous=False):
     "t `(B,)`, eps `(B,C,H,W)` and a uniform `(B,)` (for label dropout) of this process's slice of the global batch."
     gen.manual_seed((seed * 1_000_003 + micro_step) % (2**63))
     B = shape[0] * world
-    t = draw_t(t_sampling, B, schedule, gen)
+    t = draw_t(t_sampling, B, schedule, gen, continuous=continuous)
     eps = torch.randn((B, *shape[1:]), device=device, generator=gen)
     u = torch.rand(B, device=device, generator=gen)
     return t[rank::world], eps[rank::world], u[rank::world]
@@ -415,7 +430,8 @@ def _draws(seed, micro_step, shape, schedule, t_sampling, rank, world, device, g
 @patch
 def draw(self:Run, x0, y=None):
     "This micro-step's `t` (by `t_sampling`), `eps ~ N(0, I)`, and labels with the null label dropped in at rate `cond_drop_prob`."
-    t, eps, u = _draws(self.cfg.seed, self.micro, x0.shape, self.schedule, self.cfg.t_sampling, self.rank, self.world, self.device, self._gen)
+    c = self.cfg
+    t, eps, u = _draws(c.seed, self.micro, x0.shape, self.schedule, c.t_sampling, self.rank, self.world, self.device, self._gen, c.continuous_t)
     self.micro += 1
     if not self.nc: return t, eps, None
     return t, eps, torch.where(u < self.cfg.cond_drop_prob, self._null, y)

@@ -71,7 +71,7 @@ class GaussianMixtureDenoiser:
                  stds,  # `(K,)` component standard deviations $\varsigma_k$ (a float for all)
                  schedule:Schedule,  # the noise schedule the "network" was trained on
                  weights=None,  # `(K,)` mixture weights $\pi_k$ (normalised here); uniform if None
-                 objective:str='eps',  # what `__call__` returns: 'eps', 'x0' or 'v'
+                 objective:str='eps',  # what `__call__` returns: 'eps', 'x0', 'v' or 'flow'
                 ):
         check_choice('objective', objective, OBJECTIVES)
         dd = dict(dtype=schedule.alpha_bar.dtype, device=schedule.device)   # live with the schedule (CPU or GPU)
@@ -122,6 +122,7 @@ def __call__(self:GaussianMixtureDenoiser, xt:torch.Tensor, t, y=None) -> torch.
     x0, eps = self.posterior(xt, t, y)
     if self.objective == 'x0': return x0
     if self.objective == 'eps': return eps
+    if self.objective == 'flow': return eps - x0
     return self._at(self.schedule.sqrt_alpha_bar, t, xt) * eps - self._at(self.schedule.sqrt_one_minus_alpha_bar, t, xt) * x0
 
 @patch
@@ -167,7 +168,7 @@ class Denoiser:
                  model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning the `objective` prediction, shaped like `xt`
                  schedule:Schedule,  # the noise schedule the model was trained with
                  *,
-                 objective:str='eps',  # what the model predicts: 'eps', 'x0' or 'v'
+                 objective:str='eps',  # what the model predicts: 'eps', 'x0', 'v' or 'flow'
                  clip:bool=True,  # clamp the predicted $\hat x_0$ to [-1, 1]
                  dynamic_threshold:float|None=None,  # quantile p in (0, 1] for dynamic thresholding (overrides `clip`)
                  y:torch.Tensor|None=None,  # class labels `LongTensor (B,)` for a conditional model
@@ -538,7 +539,7 @@ def sample(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning the 
            sampler:str|None=None,  # one of `SAMPLERS`; None: a distilled student's own (`model.sampling`), else `DEFAULT_SAMPLER` (the stochastic DPM-Solver++(2M))
            steps:int|None=None,  # timesteps to visit, in [1, T]; None: a student's own, else the sampler's default, `SAMPLER_SPECS[sampler].steps` (None there: all T)
            eta:float=0.0,  # DDIM noise scale in [0, 1] (only for 'ddim'): 0 deterministic, 1 ancestral
-           objective:str='eps',  # what the model predicts: 'eps', 'x0' or 'v'
+           objective:str='eps',  # what the model predicts: 'eps', 'x0', 'v' or 'flow'
            clip:bool=True,  # clamp the predicted $\hat x_0$ to [-1, 1] at every step
            guidance:float|None=None,  # classifier-free guidance weight w: eps_null + w (eps_y - eps_null); None: no guidance
            y:torch.Tensor|int|None=None,  # class labels `LongTensor (B,)` (or one int for all) for a conditional model

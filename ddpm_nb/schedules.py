@@ -9,8 +9,8 @@ import torch
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'Schedule', 'linear_beta', 'cosine_alpha_bar', 'cosine_beta', 'sigmoid_beta', 'rescale_zero_terminal_snr',
-           'check_choice', 'make_schedule']
+__all__ = ['BETA_SCHEDULES', 'PATHS', 'SCHEDULES', 'Schedule', 'linear_beta', 'cosine_alpha_bar', 'cosine_beta', 'sigmoid_beta',
+           'rescale_zero_terminal_snr', 'path_coefs', 'path_alpha_bar', 'path_beta', 'check_choice', 'make_schedule']
 
 # %% ../nbs/00_schedules.ipynb #bf96eaf6
 def _as_float64(beta) -> torch.Tensor:
@@ -60,6 +60,7 @@ class Schedule:
         _check_beta(beta)
         self.name, self.T, self.dtype, self._beta64 = name, len(beta), dtype, beta
         self.config = None  # the `make_schedule` arguments that rebuild this schedule, when it came from there
+        self.path = None  # the name of its path (`PATHS`) when it is one: then it is defined between its steps
         tables = _tables(beta)
         self._names = list(tables)
         for k, v in tables.items(): setattr(self, k, v.to(dtype))
@@ -95,14 +96,16 @@ def _repr_markdown_(self:Schedule):
 def to(self:Schedule, device=None, dtype=None) -> Schedule:
     "A copy whose tables live on `device` with `dtype` (recomputed from the float64 `beta`, so no precision is lost)."
     new = Schedule(self._beta64, self.name, dtype=dtype or self.dtype)
-    new.config = None if self.config is None else dict(self.config)
+    new.config, new.path = (None if self.config is None else dict(self.config)), self.path
     device = self.device if device is None else torch.device(device)
     if device.type != 'cpu':
         for k in new._names: setattr(new, k, getattr(new, k).to(device))
     return new
 
 # %% ../nbs/00_schedules.ipynb #53d912cd
-SCHEDULES = ('linear', 'cosine', 'sigmoid')
+BETA_SCHEDULES = ('linear', 'cosine', 'sigmoid')  # defined by their betas
+PATHS = ('linear_path', 'trig')  # defined by a path in continuous time (below)
+SCHEDULES = BETA_SCHEDULES + PATHS
 
 def linear_beta(T:int, beta_start:float=1e-4, beta_end:float=0.02) -> torch.Tensor:
     "Ho et al.'s linear schedule: $\\beta_t$ evenly spaced from `beta_start` to `beta_end`, float64 `(T,)`."
@@ -142,6 +145,35 @@ def rescale_zero_terminal_snr(beta,  # `(T,)` betas of any valid schedule
     alpha = torch.cat([ab[:1], ab[1:] / ab[:-1]])
     return 1 - alpha
 
+# %% ../nbs/00_schedules.ipynb #35d4b929
+def path_coefs(name:str,  # one of `PATHS`
+               u,  # times in [0, 1], scalar or tensor
+              ) -> tuple:
+    "The path's own $(\\alpha_u, \\sigma_u)$ in float64: 'linear_path' $(1-u,\\ u)$ (rectified flow), 'trig' $(\\cos\\frac{\\pi u}{2},\\ \\sin\\frac{\\pi u}{2})$ (TrigFlow)."
+    check_choice('path', name, PATHS)
+    u = torch.as_tensor(u, dtype=torch.float64)
+    if name == 'linear_path': return 1 - u, u
+    return torch.cos(u * (math.pi / 2)), torch.sin(u * (math.pi / 2))
+
+def path_alpha_bar(name:str, u) -> torch.Tensor:
+    "$\\bar\\alpha(u) = \\alpha_u^2/(\\alpha_u^2+\\sigma_u^2)$, the signal fraction of the path scaled to unit variance, float64."
+    a, s = path_coefs(name, u)
+    return a ** 2 / (a ** 2 + s ** 2)
+
+def path_beta(name:str, T:int) -> torch.Tensor:
+    "Betas of the `T` steps that visit the path at $u_i = (i+1)/T$: $\\beta_i = 1 - \\bar\\alpha(u_i)/\\bar\\alpha(u_{i-1})$, float64 `(T,)`; the last is 1."
+    ab = path_alpha_bar(name, torch.arange(T + 1, dtype=torch.float64) / T)
+    return 1 - ab[1:] / ab[:-1]
+
+@patch
+def alpha_bar_at(self:Schedule,
+                 t:torch.Tensor,  # continuous step positions in $[-1, T-1]$: $u = (t+1)/T$ (an integer `t` is a step of the table)
+                ) -> torch.Tensor:
+    "$\\bar\\alpha$ of a path schedule between its steps, float64 on `t`'s device (continuous-time training)."
+    if self.path is None:
+        raise ValueError(f"continuous t needs a schedule defined between its steps, one of {', '.join(PATHS)}; {self.name!r} is a table of betas")
+    return path_alpha_bar(self.path, (torch.as_tensor(t).double() + 1) / self.T)
+
 # %% ../nbs/00_schedules.ipynb #24ee9837
 def check_choice(name:str,  # what is being chosen, for the message: 'schedule', 'objective', ...
                  value,  # the caller's choice
@@ -164,7 +196,7 @@ def _check_args(name, T, beta_start, beta_end, s, max_beta, dtype):
                 raise ValueError(f"{k} must be a number in (0, 1), got {v!r}")
         if beta_start > beta_end:
             raise ValueError(f"beta_start must be <= beta_end, got beta_start={beta_start}, beta_end={beta_end}")
-    else:
+    elif name == 'cosine':
         if not (isinstance(s, numbers.Real) and 0 <= s < math.inf):
             raise ValueError(f"the cosine offset s must be a finite number >= 0, got {s!r}")
         if not (isinstance(max_beta, numbers.Real) and 0 < max_beta <= 1):
@@ -173,7 +205,7 @@ def _check_args(name, T, beta_start, beta_end, s, max_beta, dtype):
         raise ValueError(f"dtype must be a floating torch dtype such as torch.float32, got {dtype!r}")
 
 # %% ../nbs/00_schedules.ipynb #54f3ef5f
-def make_schedule(name:str='linear',  # one of 'linear', 'cosine', 'sigmoid'
+def make_schedule(name:str='linear',  # one of `SCHEDULES`: 'linear', 'cosine', 'sigmoid', or a path, 'linear_path' or 'trig'
                   T:int=1000,  # number of diffusion steps (>= 2)
                   beta_start:float=1e-4,  # first beta (linear, sigmoid)
                   beta_end:float=0.02,  # last beta (linear, sigmoid)
@@ -187,9 +219,11 @@ def make_schedule(name:str='linear',  # one of 'linear', 'cosine', 'sigmoid'
     T = int(T)
     if name == 'linear': beta = linear_beta(T, beta_start, beta_end)
     elif name == 'sigmoid': beta = sigmoid_beta(T, beta_start, beta_end)
-    else: beta = cosine_beta(T, s, max_beta)
+    elif name == 'cosine': beta = cosine_beta(T, s, max_beta)
+    else: beta = path_beta(name, T)
     if zero_terminal_snr: beta = rescale_zero_terminal_snr(beta)
     sched = Schedule(beta, name + (' (zero terminal SNR)' if zero_terminal_snr else ''), dtype=dtype)
     sched.config = dict(name=name, T=T, beta_start=beta_start, beta_end=beta_end, s=s, max_beta=max_beta,
                         zero_terminal_snr=bool(zero_terminal_snr))
+    sched.path = name if name in PATHS else None   # a path is defined between its steps too (`alpha_bar_at`)
     return sched
