@@ -73,7 +73,7 @@ def save_snapshots(snaps:EpochSnapshots, run:Run) -> list[dict]:
         path = run.outdir / f"ema_{s['fraction']:g}.pt"
         save_checkpoint(dict(model=s['model'], model_config=getattr(run.model, 'config', None), ema=s['ema'], step=s['step'],
                              elapsed=s['elapsed'], config=run.cfg.to_dict(),
-                             schedule=dict(name=run.schedule.name, beta=run.schedule.beta.double().cpu())), path)
+                             schedule=dict(name=run.schedule.name, beta=run.schedule.beta.double().cpu(), path=run.schedule.path)), path)
         out.append(dict(fraction=s['fraction'], step=s['step'], minutes=s['elapsed'] / 60, path=str(path)))
     return out
 
@@ -135,7 +135,7 @@ class Measurements:
 
 def card(model, sched, cfg, calls, a):
     "One metric card: n samples at `calls` calls of the default sampler, sampling seed 0, no reconstructions."
-    c = evaluate(model, schedule=sched, config=cfg, n=a.n, sampler=DEFAULT_SAMPLER, steps=calls, seed=0, recon_n=0)
+    c = evaluate(model, ema=True, schedule=sched, config=cfg, n=a.n, sampler=DEFAULT_SAMPLER, steps=calls, seed=0, recon_n=0)
     return c, dict(sampler=c.sampler, sampling_seed=0)
 
 def measure(row, seed, a, info):
@@ -208,6 +208,9 @@ def main():
             else: print(f"{row} s{seed}: reusing the finished training in {info['last']}", flush=True)
             recs = measure(row, seed, a, info)
             if a.record:
-                for rec in recs: write_record(rec, a.records)          # the final cards last: they mark the (row, seed) done
+                try: have = [r['labels'] for r in read_records(WHAT, a.records, row=row, seed=seed, budget=a.minutes)]
+                except FileNotFoundError: have = []
+                for rec in recs:                                          # the final cards last: they mark the (row, seed) done
+                    if rec['labels'] not in have: write_record(rec, a.records)   # (a rerun after a stop mid-write adds no duplicates)
 
 if __name__ == '__main__': main()

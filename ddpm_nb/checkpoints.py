@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from fastcore.basics import patch
 from . import __version__
-from .schedules import PATHS, Schedule, make_schedule
+from .schedules import Schedule, make_schedule
 from .unet import UNet, unet_preset
 
 # %% auto #0
@@ -260,7 +260,7 @@ def load_model(path,  # a checkpoint written by `fit`
     if ckpt.get('sampling'): model.sampling = dict(ckpt['sampling'])        # a distilled student's own plan (chapter 18)
     s = ckpt['schedule']
     sched = Schedule(s['beta'], s['name'])
-    if s['name'] in PATHS: sched.path = s['name']                          # a path is defined between its steps too
+    sched.path = s.get('path')                                             # a path is defined between its steps too
     return model.to(device).eval(), sched, ckpt['config']
 
 # %% ../nbs/09_checkpoints.ipynb #1250c61b

@@ -49,7 +49,7 @@ def pd_target(teacher:Callable,  # `teacher(xt, t)` returning its `objective` pr
               t_mid,  # `LongTensor (B,)`: the teacher's intermediate level, less noisy than `t`
               t_next,  # `LongTensor (B,)`: where the student's step lands, less noisy than `t_mid` (-1: the clean end)
               schedule:Schedule,  # the noise schedule the teacher was trained with
-              objective:str='eps',  # what the teacher predicts: 'eps', 'x0' or 'v'
+              objective:str='eps',  # what the teacher predicts: 'eps', 'x0', 'v' or 'flow'
               target:str='x0',  # what the student predicts, the objective of the returned target
               clip:bool=False,  # clamp the teacher's $\hat x_0$ to [-1, 1] (as its sampler would)
              ) -> torch.Tensor:
@@ -121,11 +121,11 @@ class ConsistencyModel(nn.Module):
                  net:nn.Module|Callable,  # $F_\theta$: `net(xt, t)`, shaped like `xt`
                  schedule:Schedule,  # the noise schedule that defines $x_t$
                  sigma_data:float=0.5,  # the data's scale $\sigma_d$
-                 objective:str|None=None,  # None: Karras et al.'s scalings; 'v' or 'eps': the $\hat x_0$ of a network predicting that
+                 objective:str|None=None,  # None: Karras et al.'s scalings; 'v', 'eps' or 'flow': the $\hat x_0$ of a network predicting that
                 ):
         super().__init__()
-        if objective not in (None, 'v', 'eps'):
-            raise ValueError(f"objective must be None, 'v' or 'eps' (an x0 network has no boundary condition), got {objective!r}")
+        if objective not in (None, 'v', 'eps', 'flow'):
+            raise ValueError(f"objective must be None, 'v', 'eps' or 'flow' (an x0 network has no boundary condition), got {objective!r}")
         self.net, self.schedule, self.sigma_data, self.objective = net, schedule, sigma_data, objective
 
     def forward(self, xt:torch.Tensor, t) -> torch.Tensor:

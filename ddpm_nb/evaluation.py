@@ -337,7 +337,7 @@ class MemorisingDenoiser:
     def __init__(self,
                  images:torch.Tensor,  # the training set `(N, C, H, W)`
                  schedule,  # the noise schedule (a `Schedule`)
-                 objective:str='eps',  # what a call returns: 'eps', 'x0' or 'v'
+                 objective:str='eps',  # what a call returns: 'eps', 'x0', 'v' or 'flow'
                  labels:torch.Tensor|None=None,  # `(N,)` the images' classes: a class-conditional denoiser (label `num_classes` is the null label: every image)
                  dtype:torch.dtype=torch.float64,  # the dtype of the computation (float64 stays exact to rounding at the smallest noise levels)
                 ):

@@ -81,7 +81,8 @@ def signal_noise(schedule:Schedule,
     if not (torch.is_tensor(t) and t.dtype.is_floating_point):
         return extract(schedule.sqrt_alpha_bar, t, x), extract(schedule.sqrt_one_minus_alpha_bar, t, x)
     if t.shape != (x.shape[0],): raise ValueError(f"t must have shape ({x.shape[0]},) to match a batch of {x.shape[0]}, got shape {tuple(t.shape)}")
-    if t.device.type == 'cpu' and len(t) and not (-1 <= t.min() and t.max() <= schedule.T - 1):
+    if t.device.type != 'cpu': torch._assert_async(((t >= -1) & (t <= schedule.T - 1)).all())   # no host sync; NaN fails too
+    elif len(t) and not (-1 <= t.min() and t.max() <= schedule.T - 1):
         raise ValueError(f"continuous t must lie in [-1, {schedule.T - 1}], got values from {t.min().item():.4g} to {t.max().item():.4g}")
     ab = schedule.alpha_bar_at(t).reshape(-1, *([1] * (x.ndim - 1)))
     return ab.sqrt().to(x), (1 - ab).clamp(min=0).sqrt().to(x)
@@ -185,7 +186,7 @@ def convert(pred:torch.Tensor,  # model output `(B, C, H, W)`, interpreted as `s
     if src == dst: return pred
     if 'flow' not in (src, dst): return _CONVERSIONS[src, dst](xt, t, pred, schedule)
     a, s = signal_noise(schedule, t, xt)
-    if src == 'flow':   # u = eps - x0
+    if src == 'flow':   # d = eps - x0
         if dst == 'x0': return (xt - s * pred) / (a + s)
         if dst == 'eps': return (xt + a * pred) / (a + s)
         return ((a - s) * xt + pred) / (a + s)
@@ -266,7 +267,7 @@ def noising_panels(xt:torch.Tensor,  # a noised image `(C, H, W)` (or a batch of
 
 # %% ../nbs/01_forward.ipynb #9e5d4c17
 def noising_widget(x0:torch.Tensor,  # one image `(C, H, W)` in [-1, 1], C = 1 or 3
-                   schedules:dict|None=None,  # {label: Schedule}; default: the three schedules at T=1000
+                   schedules:dict|None=None,  # {label: Schedule}; default: every schedule of `SCHEDULES` at T=1000
                    noise:torch.Tensor|None=None,  # $\epsilon$ of `x0`'s shape; drawn with `seed` if None
                    seed:int=0,  # seed for `noise`
                    t:int=200,  # initial timestep

@@ -158,7 +158,7 @@ def _check_bound_args(x0, schedule, objective, variance, strata, y) -> torch.Ten
     edges = make_strata(schedule.T, strata)
     if x0.ndim < 2 or len(x0) < 1: raise ValueError(f"x0 must be a batch (N, ...) with N >= 1, got shape {tuple(x0.shape)}")
     if objective == 'eps' and (schedule.alpha_bar == 0).any():
-        raise ValueError("objective='eps' cannot give x0 where alpha_bar = 0 (zero terminal SNR): the bound needs an 'x0' or 'v' model")
+        raise ValueError("objective='eps' cannot give x0 where alpha_bar = 0 (zero terminal SNR): the bound needs an 'x0', 'v' or 'flow' model")
     if y is not None and len(y) != len(x0): raise ValueError(f"y must hold one label per image ({len(x0)}), got {len(y)}")
     return edges
 
@@ -180,7 +180,7 @@ def _batch_terms(den, xb, s, edges, variance, bins, generator, bar) -> tuple:
 def nll_bpd(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning the `objective` prediction, as for `sample`
             x0:torch.Tensor,  # images `(N, C, H, W)`: 8-bit data in [-1, 1] (or any values with `bins=None`)
             schedule:Schedule,  # the noise schedule the model was trained with
-            objective:str='eps',  # what the model predicts: 'eps', 'x0' or 'v'
+            objective:str='eps',  # what the model predicts: 'eps', 'x0', 'v' or 'flow'
             variance:str='posterior',  # the reverse step's variance: 'posterior' ($\tilde\beta_t$) or 'beta' ($\beta_t$)
             strata:int|None=None,  # K strata of t (a stratified estimate, K+1 model calls per image); None: all T terms
             bins:int|None=256,  # the decoder's levels (256 for 8-bit data); None: Gaussian density, for continuous data
@@ -266,7 +266,7 @@ def _bin_by_log_snr(err:torch.Tensor, t_all:torch.Tensor, schedule:Schedule, bin
 def loss_by_snr(model:Callable,  # `model(xt, t)` or `model(xt, t, y)` returning the `objective` prediction
                 x0:torch.Tensor,  # held-out images `(N, C, H, W)`
                 schedule:Schedule,  # the noise schedule the model was trained with
-                objective:str='eps',  # what the model predicts: 'eps', 'x0' or 'v'
+                objective:str='eps',  # what the model predicts: 'eps', 'x0', 'v' or 'flow'
                 bins:int=16,  # bins of log-SNR
                 y:torch.Tensor|None=None,  # class labels `LongTensor (N,)` for a conditional model
                 batch_size:int=256,  # images per model call

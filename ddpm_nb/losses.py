@@ -29,7 +29,7 @@ def diffusion_target(x0:torch.Tensor,  # clean images `(B,C,H,W)` in [-1, 1]
                      schedule:Schedule,
                      objective:str='eps',  # one of 'eps', 'x0', 'v', 'flow'
                     ) -> torch.Tensor:
-    "What the network should output at `(x_t, t)` under `objective`: $\\epsilon$, $x_0$, $v$ or $u = \\epsilon - x_0$, shape of `x0`."
+    "What the network should output at `(x_t, t)` under `objective`: $\\epsilon$, $x_0$, $v$ or $d = \\epsilon - x_0$, shape of `x0`."
     check_choice('objective', objective, OBJECTIVES)
     if objective == 'eps': return eps
     if objective == 'x0': return x0
@@ -100,7 +100,7 @@ def diffusion_loss(model,  # callable `model(xt, t)` or `model(xt, t, y)` return
                    objective:str='eps',  # what the model predicts: 'eps', 'x0', 'v' or 'flow'
                    loss_type:str='l2',  # 'l2', 'l1', or 'bce' (objective 'x0' only)
                    min_snr_gamma:float|None=None,  # Min-SNR cap $\gamma$ (5 is typical); None or 0: no weighting
-                   t:torch.Tensor|None=None,  # `LongTensor (B,)` in `[0, T)`; drawn uniformly if None
+                   t:torch.Tensor|None=None,  # `LongTensor (B,)` in `[0, T)` (or float positions in `[-1, T-1]` on a path); drawn uniformly if None
                    y:torch.Tensor|None=None,  # class labels `LongTensor (B,)`, passed to the model if given
                    noise:torch.Tensor|None=None,  # $\epsilon$ of `x0`'s shape; drawn if None
                   ) -> torch.Tensor:

@@ -192,7 +192,7 @@ def _check_config(c:TrainConfig):
     if c.save_every_steps is not None and c.save_every_steps < 1: _fail('save_every_steps', 'an integer >= 1 or None', c.save_every_steps)
     if c.save_every_minutes is not None and not c.save_every_minutes > 0: _fail('save_every_minutes', '> 0 or None', c.save_every_minutes)
     if c.loss_type == 'bce' and c.objective != 'x0': raise ValueError("loss_type 'bce' needs objective 'x0' (it compares images in [0, 1])")
-    if c.continuous_t and not (c.schedule in PATHS or _is_object_name(c.schedule)):
+    if c.continuous_t and c.schedule not in PATHS:
         raise ValueError(f"continuous_t needs a schedule defined between its steps ({', '.join(PATHS)}), got schedule {c.schedule!r}")
     if c.continuous_t and c.t_sampling == 'lognormal': raise ValueError("continuous_t draws uniform, stratified or logit_normal t, not 'lognormal'")
     if c.ema_sigma_rels is not None:
@@ -396,15 +396,15 @@ def draw_t(kind:str,  # one of `T_SAMPLINGS`
            continuous:bool=False,  # float positions in `(-1, T-1]` anywhere on a path, $t = uT - 1$, instead of steps
            m:float=0., s:float=1.,  # 'logit_normal': mean and spread of logit u (Esser et al. 2024's values)
           ) -> torch.Tensor:
-    "`n` timesteps in `[0, T)`: uniform (Algorithm 1), stratified (shuffled strata: still uniform), log-normal in sigma_t, or logit-normal in u."
+    "`n` steps in `[0, T)` (or positions in `(-1, T-1]`): uniform (Algorithm 1), stratified (shuffled strata), log-normal in sigma_t, logit-normal in u."
     T, dev = schedule.T, generator.device
     if kind == 'uniform' and not continuous: return torch.randint(0, T, (n,), device=dev, generator=generator)
     if kind == 'stratified':
-        u = (torch.randperm(n, device=dev, generator=generator) + torch.rand(n, device=dev, generator=generator)) / n
-        if not continuous: return (u * T).long().clamp_(max=T - 1)
+        perm = torch.randperm(n, device=dev, generator=generator)
+        if not continuous: return ((perm + torch.rand(n, device=dev, generator=generator)) / n * T).long().clamp_(max=T - 1)
     if kind in ('uniform', 'stratified', 'logit_normal'):
         if kind == 'uniform': u = 1 - torch.rand(n, device=dev, generator=generator, dtype=torch.float64)     # (0, 1]
-        elif kind == 'stratified': u = 1 - u.double()
+        elif kind == 'stratified': u = 1 - (perm + torch.rand(n, device=dev, generator=generator, dtype=torch.float64)) / n
         else: u = torch.sigmoid(m + s * torch.randn(n, device=dev, generator=generator, dtype=torch.float64))
         if continuous: return (u * T - 1).float()
         return (u * T).ceil().long().clamp_(1, T) - 1    # the step i whose (i/T, (i+1)/T] holds u
@@ -594,7 +594,7 @@ def state_dict(self:Run) -> dict:
                 phema=self.phema.state_dict() if self.phema is not None else None, next_snapshot=self._next_snapshot,
                 step=self.step, micro=self.micro, epoch=self.epoch, elapsed=self.elapsed, **self._position(),
                 best_eval_loss=self.best if self.best < float('inf') else None, rng=get_rng_state(), history=self.history,
-                config=self.cfg.to_dict(), schedule=dict(name=self.schedule.name, beta=self.schedule.beta.double().cpu()),
+                config=self.cfg.to_dict(), schedule=dict(name=self.schedule.name, beta=self.schedule.beta.double().cpu(), path=self.schedule.path),
                 sampling=getattr(self.model, 'sampling', None), version=__version__)
 
 @patch

@@ -515,7 +515,7 @@ def make_plan(model:Callable,  # as for `sample`
     ab = _ab_pairs(schedule, t)[0]
     if o.objective == 'eps' and (ab == 0).any():
         raise ValueError(f"objective='eps' cannot give x0 at t={t[ab == 0].tolist()} where alpha_bar = 0 (zero terminal SNR): "
-                         "sample a 'v' or 'x0' model, or pass timesteps (or spacing='leading') that avoid t=T-1")
+                         "sample a 'v', 'x0' or 'flow' model, or pass timesteps (or spacing='leading') that avoid t=T-1")
     shape, xT = tuple(shape), o.xT
     if len(shape) < 1 or shape[0] < 1: raise ValueError(f"shape must start with a batch size >= 1, got {shape}")
     if xT is not None and tuple(xT.shape) != shape: raise ValueError(f"xT has shape {tuple(xT.shape)}, expected {shape}")

@@ -83,7 +83,7 @@ def ddim_invert(model:Callable,  # as for `sample`
                 x0:torch.Tensor,  # images `(B, ...)` to invert
                 steps:int|None=None,  # DDIM steps, in [1, T]; None: DDIM's default (50)
                 spacing:str|None=None,  # one of `SPACINGS`; None: DDIM's default ('trailing')
-                objective:str='eps',  # what the model predicts: 'eps', 'x0' or 'v'
+                objective:str='eps',  # what the model predicts: 'eps', 'x0', 'v' or 'flow'
                 y:torch.Tensor|int|None=None,  # class labels for a conditional model
                 guidance:float|None=None,  # classifier-free guidance weight (as for `sample`)
                 null_label:int|None=None,  # the unconditional label for guidance; default `model.num_classes`
