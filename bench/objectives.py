@@ -12,10 +12,11 @@ default sampler `DEFAULT_SAMPLER` at 20 and at 4 network calls, sampling seed 0,
 calls, and the variational bound (`nll_bpd`, bits/dim, `--strata` strata of t) of the first `--bpd-n` MNIST test images given
 their labels. Records go to bench/results/objectives.jsonl (`--records` for another folder), labels `kind` 'run' | 'card' |
 'snapshot' | 'bpd'; a (row, seed) is written only when all of its measurements are done, its final cards last, and one whose
-final cards are there (same budget and n) is skipped, so later sessions finish the remaining rows. A run's records are also kept
+final cards are there (same budget and n) is skipped (on this machine), so later sessions finish the remaining rows. A run's records are also kept
 in its folder (`records.jsonl`) as each step ends, so a stopped evaluation resumes on the same trained weights.
 A grid of 40 samples (labels 0-9 in turn, seed 0) at 4 calls of each row's seed-0 model goes to nbs/images/objectives_<row>_4.png.
-Run it alone on the machine: the budget is wall-clock, and the figures compare only within one machine.
+Run it alone on the machine: the budget is wall-clock, and the figures compare only within one machine (a CPU model and
+instruction set): each machine's records are a table of their own, and what is skipped as done is what this machine recorded.
 """
 import argparse, json, time
 from pathlib import Path
@@ -26,7 +27,7 @@ from ddpm_nb.data import get_dataset
 from ddpm_nb.evaluation import evaluate, generate
 from ddpm_nb.forward import save_grid
 from ddpm_nb.likelihood import nll_bpd
-from ddpm_nb.records import make_record, write_record, read_records, results_dir
+from ddpm_nb.records import cpu_isa, cpu_model, make_record, write_record, read_records, results_dir
 from ddpm_nb.samplers import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ddpm_nb.train import Run, TrainConfig, fit
 
@@ -103,10 +104,18 @@ def trained(row, seed, a) -> dict|None:
     same = info['config'] == json.loads(json.dumps(cfg.to_dict())) and info.get('snapshot_seeds') == a.snapshot_seeds
     return info if same and Path(info['last']).exists() and all(Path(s['path']).exists() for s in info['snapshots']) else None
 
+def this_machine(rec) -> bool:
+    "Whether a record was measured on a machine like this one (same CPU model and instruction set): budgets are wall-clock."
+    return (rec['machine'].get('cpu'), rec['machine'].get('isa')) == (cpu_model(), cpu_isa())
+
+def recorded(a, **labels) -> list[dict]:
+    "This machine's records of the study whose labels include `labels` (none when there is no record file yet)."
+    try: return [r for r in read_records(WHAT, a.records, **labels) if this_machine(r)]
+    except FileNotFoundError: return []
+
 def final_done(row, seed, a) -> bool:
-    "Both final cards of this (row, seed) at this budget and n are in the records."
-    try: recs = read_records(WHAT, a.records, kind='card', row=row, seed=seed, budget=a.minutes, n=a.n)
-    except FileNotFoundError: return False
+    "Both final cards of this (row, seed) at this budget and n are in this machine's records."
+    recs = recorded(a, kind='card', row=row, seed=seed, budget=a.minutes, n=a.n)
     return all(any(r['labels']['calls'] == c for r in recs) for c in CALLS)
 
 def card_values(card, steps) -> dict:
@@ -208,8 +217,7 @@ def main():
             else: print(f"{row} s{seed}: reusing the finished training in {info['last']}", flush=True)
             recs = measure(row, seed, a, info)
             if a.record:
-                try: have = [r['labels'] for r in read_records(WHAT, a.records, row=row, seed=seed, budget=a.minutes)]
-                except FileNotFoundError: have = []
+                have = [r['labels'] for r in recorded(a, row=row, seed=seed, budget=a.minutes)]
                 for rec in recs:                                          # the final cards last: they mark the (row, seed) done
                     if rec['labels'] not in have: write_record(rec, a.records)   # (a rerun after a stop mid-write adds no duplicates)
 
