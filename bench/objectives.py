@@ -4,7 +4,8 @@ Usage: python bench/objectives.py [--rows eps_linear,...] [--seeds 0,1] [--minut
                                   [--snapshot-seeds 0] [--outdir outputs/objectives] [--records DIR] [--images DIR] [--no-record]
 
 Each row of `ROWS` is `CONFIGS['cpu']` (the class-conditional `mnist` U-Net on MNIST, `--minutes` of wall-clock training) with
-only the objective, the schedule or path, how t is drawn and whether t is continuous changed; each row is trained once per seed
+its own objective, schedule or path, way of drawing t and continuous or discrete t (each row states all four; the row that
+matches `CONFIGS['cpu']` is the main job); each row is trained once per seed
 of `--seeds` (the training seed) in `<outdir>/<row>_s<seed>`. For the seeds of `--snapshot-seeds`, the EMA weights are copied
 at each epoch's end (`ema_<fraction of the budget>.pt` beside `last.pt`, loadable with `load_model`), for the curve of FID
 against training minutes. After training, outside the budget: the metric card of the final EMA weights (n samples, the
@@ -33,17 +34,21 @@ from ddpm_nb.train import Run, TrainConfig, fit
 
 IMAGES = Path(__file__).resolve().parent.parent / 'nbs' / 'images'
 WHAT = 'objectives'
-ROWS = {  # row -> its label in words, and what it changes in CONFIGS['cpu']
-    'eps_linear':      dict(label='eps, linear schedule, uniform t', overrides=dict(objective='eps', schedule='linear')),
-    'eps_cosine':      dict(label='eps, cosine schedule, uniform t', overrides=dict(objective='eps', schedule='cosine')),
-    'x0_cosine':       dict(label='x0, cosine schedule, uniform t', overrides=dict(objective='x0', schedule='cosine')),
-    'v_cosine':        dict(label='v, cosine schedule, uniform t (the main job)', overrides=dict()),
+ROWS = {  # row -> its label in words, and its objective, schedule or path, t sampling and continuous t (the rest is CONFIGS['cpu'])
+    'eps_linear':      dict(label='eps, linear schedule, uniform t',
+                            overrides=dict(objective='eps', schedule='linear', t_sampling='uniform', continuous_t=False)),
+    'eps_cosine':      dict(label='eps, cosine schedule, uniform t',
+                            overrides=dict(objective='eps', schedule='cosine', t_sampling='uniform', continuous_t=False)),
+    'x0_cosine':       dict(label='x0, cosine schedule, uniform t',
+                            overrides=dict(objective='x0', schedule='cosine', t_sampling='uniform', continuous_t=False)),
+    'v_cosine':        dict(label='v, cosine schedule, uniform t',
+                            overrides=dict(objective='v', schedule='cosine', t_sampling='uniform', continuous_t=False)),
     'rf_uniform':      dict(label='flow (rectified flow), linear path, uniform continuous t',
                             overrides=dict(objective='flow', schedule='linear_path', t_sampling='uniform', continuous_t=True)),
     'rf_logit_normal': dict(label='flow (rectified flow), linear path, logit-normal continuous t',
                             overrides=dict(objective='flow', schedule='linear_path', t_sampling='logit_normal', continuous_t=True)),
     'trigflow':        dict(label='v, trig path (TrigFlow), uniform continuous t',
-                            overrides=dict(objective='v', schedule='trig', continuous_t=True)),
+                            overrides=dict(objective='v', schedule='trig', t_sampling='uniform', continuous_t=True)),
 }
 CALLS = (DEFAULT_STEPS, 4)  # the final cards; snapshots at the first (the default sampler takes one network call a step)
 

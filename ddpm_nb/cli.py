@@ -73,10 +73,10 @@ _GPU = dict(precision='bf16', channels_last=True, compile=True, grad_clip=1.0, u
             sample_steps=DEFAULT_STEPS, n_samples=64, save_every=10, num_workers=8)
 CONFIGS = {  # every run the book makes; `ddpm_nb_train --config NAME`, or `fit(config=TrainConfig.from_dict(CONFIGS[NAME]))`
     'cpu': dict(model='mnist', model_kwargs=dict(base=32, mults=(1, 2, 4), blocks=1, mid_attn=False, groups=8, num_classes=10),
-                dataset='mnist', minutes=11.0, objective='v', schedule='cosine', batch_size=128, lr=1e-3, warmup_steps=200,
-                min_lr_ratio=0.05, weight_decay=0.0, grad_clip=1.0, precision='auto', channels_last=True, use_ema=True, ema_decay=0.998,
-                cond_drop_prob=0.1, eval_size=1000, sampler=DEFAULT_SAMPLER, sample_steps=DEFAULT_STEPS, n_samples=100, save_every=1,
-                outdir='outputs/mnist_cpu'),
+                dataset='mnist', minutes=11.0, objective='flow', schedule='linear_path', t_sampling='logit_normal', continuous_t=True,
+                batch_size=128, lr=1e-3, warmup_steps=200, min_lr_ratio=0.05, weight_decay=0.0, grad_clip=1.0, precision='auto',
+                channels_last=True, use_ema=True, ema_decay=0.998, cond_drop_prob=0.1, eval_size=1000, sampler=DEFAULT_SAMPLER,
+                sample_steps=DEFAULT_STEPS, n_samples=100, save_every=1, outdir='outputs/mnist_cpu'),
     'cpu_uncond': dict(model='mnist', model_kwargs=dict(base=32, mults=(1, 2, 4), blocks=1, mid_attn=False, groups=8), dataset='mnist',
                        minutes=11.0, objective='v', batch_size=128, lr=1e-3, warmup_steps=100, min_lr_ratio=0.05, weight_decay=0.0,
                        grad_clip=1.0, precision='auto', channels_last=True, use_ema=True, ema_decay=0.98, eval_size=1000,
