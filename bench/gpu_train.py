@@ -24,8 +24,9 @@ and `run` (the budget, in words); values `minutes`, `steps`, `fid` with its inte
 `recall`, `img_per_s`. A grid of 100 of its samples goes to `--images` as gpu_mnist_samples.png.
 
 Each record is written as soon as it is measured. A setting or part that fails prints its error and the run goes on;
-one that would not end before `--deadline-s` is skipped and says so. On a copy of the repository without its git
-history, `--commit` names the commit the copy was made from (records otherwise carry `git_commit()`).
+one that would not end before `--deadline-s` is skipped and says so. On a copy of the repository whose git history
+is not its tree's, `--commit` names the commit the copy was made from (records otherwise carry `git_commit()`).
+`--eager` leaves out the compiled setting (compiling the large networks takes minutes).
 """
 import argparse, time, traceback
 from pathlib import Path
@@ -55,8 +56,8 @@ class Clock:
         return False
 
 def stamp(rec, a):
-    "The record with `--commit` where this copy has no git history."
-    if rec['commit'] is None and a.commit: rec['commit'] = a.commit
+    "The record with `--commit`, where given, as its commit (a copy's own git history may not be the tree's)."
+    if a.commit: rec['commit'] = a.commit
     return rec
 
 def has_data(name, a) -> bool:
@@ -104,7 +105,7 @@ def speeds(name, a, clock):
     n = steps_of(name, a) * (8 if a.smoke else CONFIGS[name]['batch_size']) + 64
     ds = synthetic(CONFIGS[name]['dataset'], n, bool((CONFIGS[name].get('data_kwargs') or {}).get('hflip'))) if data == 'synthetic' else None
     done = []
-    for setting in SETTINGS:
+    for setting in [s for s in SETTINGS if not (a.eager and s[2])]:
         if not clock.fits(a.need_s[name] / len(SETTINGS), f"{name} at {setting}"): continue
         try: done.append(one_speed(name, ds, data, setting, a))
         except Exception: print(f"{name} at {setting} failed:"); traceback.print_exc()
@@ -151,12 +152,14 @@ def main():
     ap.add_argument('--outdir', default='outputs/gpu_mnist', help="the short run's folder")
     ap.add_argument('--records', default=None, help='folder of records (default: bench/results)')
     ap.add_argument('--images', default=str(IMAGES), help="where the short run's grid goes")
-    ap.add_argument('--commit', default=None, help='the commit this copy was made from, where it has no git history')
+    ap.add_argument('--commit', default=None, help="the commit this copy was made from, where its git history is not the tree's")
+    ap.add_argument('--eager', action='store_true', help='leave out the compiled setting')
     ap.add_argument('--smoke', action='store_true', help="the 'tiny' network at batch 8: checks the code path, measures nothing")
     a = ap.parse_args()
     if a.device.startswith('cuda') and not torch.cuda.is_available(): ap.error("no CUDA device here (use --device cpu --smoke to try the code)")
     if a.smoke and a.records is None: ap.error("--smoke writes its records elsewhere: give --records DIR")
-    a.command = 'python bench/gpu_train.py' + (f' --configs {a.configs}' if a.configs != ap.get_default('configs') else '')
+    a.command = 'python bench/gpu_train.py' + (f' --configs {a.configs}' if a.configs != ap.get_default('configs') else '') + (' --eager' if a.eager else '')
+    a.command += f' --minutes {a.minutes:g}' if a.minutes != ap.get_default('minutes') else ''
     a.need_s = dict(mnist=90, fashion_mnist=90, cifar10=150, tiny_imagenet=180, card=60)
     clock = Clock(a.deadline_s)
     if torch.cuda.is_available(): print(f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}, CUDA {torch.version.cuda}", flush=True)
