@@ -26,9 +26,9 @@ from .data import DATASETS, get_dataset, train_eval_split
 from .checkpoints import save_checkpoint, load_checkpoint, get_rng_state, set_rng_state, ckpt_epoch
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'SCHEDULE_NAMES', 'T_SAMPLINGS', 'DATA_SUBFLAGS', 'MODEL_SUBFLAGS', 'MAY_CHANGE_ON_RESUME', 'train_step',
-           'TrainConfig', 'warmup_cosine', 'Run', 'default_device', 'available_devices', 'auto_precision',
-           'config_changes', 'draw_t', 'NonFiniteLossError']
+__all__ = ['PRECISIONS', 'SCHEDULE_NAMES', 'T_SAMPLINGS', 'DATA_SUBFLAGS', 'MODEL_SUBFLAGS', 'COMPILE_OPTIONS',
+           'MAY_CHANGE_ON_RESUME', 'train_step', 'TrainConfig', 'warmup_cosine', 'Run', 'default_device',
+           'available_devices', 'auto_precision', 'config_changes', 'draw_t', 'NonFiniteLossError']
 
 # %% ../nbs/10_run.ipynb #8517bdc3
 def train_step(run,  # the `Run`: network, optimizer, schedule, EMA
@@ -316,6 +316,8 @@ def _build_model(model, model_kwargs, x_example) -> nn.Module:
         raise ValueError(f"cannot build preset {model!r} with {kw}: {e}") from None
 
 # %% ../nbs/10_run.ipynb #0a1b2c19
+COMPILE_OPTIONS = dict(dynamic=False)  # `torch.compile` options of `fit`: graphs for each network's own shapes, never for any size
+
 def _check_model(net, x_example, T, device):
     "Raise `ValueError` unless `net` maps one image of the data's shape to the same shape."
     C, H, W = x_example.shape
@@ -351,7 +353,7 @@ def _network(self:Run, model):
     self.phema = PowerEMA(self.model, sigma_rels=c.ema_sigma_rels) if (c.ema_sigma_rels and self.main) else None
     self.snapshots, self._next_snapshot, self._snap_step = [], 1, -1
     self.net = DistributedDataParallel(self.model, device_ids=[dev.index] if dev.type == 'cuda' else None) if self.ddp else self.model
-    if c.compile: self.net = torch.compile(self.net)
+    if c.compile: self.net = torch.compile(self.net, **COMPILE_OPTIONS)
     self._null, self._gen = torch.full((), self.nc or 0, device=dev, dtype=torch.long), torch.Generator(device=dev)
 
 # %% ../nbs/10_run.ipynb #0a1b2c21
@@ -606,7 +608,6 @@ def _position(self:Run) -> dict:
     return dict(epoch_pos=pos, epoch_order=self._order, epoch_losses=list(self._epoch_losses),
                 epoch_seconds=time.perf_counter() - self._epoch_t0)
 
-# %% ../nbs/10_run.ipynb #673b9287
 @patch(as_prop=True)
 def config(self:Run) -> TrainConfig:
     "The run's `TrainConfig`."

@@ -1,5 +1,5 @@
 """Check that the chapters read as a book: no code cell over 40 lines, no chapter over 65 cells, no lab-log prose,
-no saved widget outputs;
+no saved widget outputs, no backslash in the description line (nbdev makes it the module's docstring);
 and every numbered chapter opens in Colab (a badge to its own path, a guarded install cell covering its imports).
 
 Lab-log prose is what belongs in a record under bench/results instead of a sentence: dates, load averages, the
@@ -22,6 +22,11 @@ def findings(path:Path) -> list[str]:
     cells = nb['cells']
     if path.name[:2].isdigit() and len(cells) > MAX_CELLS: out.append(f"{path.name}: {len(cells)} cells (at most {MAX_CELLS})")
     if 'widgets' in nb.get('metadata', {}): out.append(f"{path.name}: widget state saved in the notebook's metadata")
+    first = ''.join(cells[0]['source']) if cells and cells[0]['cell_type'] == 'markdown' else ''
+    for line in first.splitlines():
+        if line.startswith('> ') and '\\' in line:                # nbdev writes it as the module's docstring, a plain string
+            out.append(f"{path.name}[0]: a backslash in the description line (the exported module's docstring) is an escape "
+                       f"sequence there: write it without LaTeX commands (Unicode: ε, ᾱₜ, x₀)")
     for i, c in enumerate(cells):
         src = ''.join(c['source'])
         if any('application/vnd.jupyter.widget-view+json' in (o.get('data') or {}) for o in c.get('outputs', [])):
