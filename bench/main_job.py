@@ -17,13 +17,13 @@ epoch's images/s and losses; `train_precision` is what `precision='auto'` picks 
 job ran). Records of `config='cpu'` whose objective, schedule, t sampling or continuous t differ from `CONFIGS['cpu']`
 are relabelled `current: False` in the same atomic rewrite of the file. Run it alone on the machine.
 """
-import argparse, json, os, tempfile
+import argparse, json
 import torch
 from pathlib import Path
 from ddpm_nb.checkpoints import load_checkpoint
 from ddpm_nb.cli import CONFIGS
 from ddpm_nb.evaluation import eval_card
-from ddpm_nb.records import check_record, make_record, results_dir
+from ddpm_nb.records import make_record, write_records
 from ddpm_nb.run import auto_precision
 from ddpm_nb.samplers import DEFAULT_SAMPLER, DEFAULT_STEPS
 from ddpm_nb.train import TrainConfig
@@ -54,29 +54,12 @@ def values_of(card, ckpt:dict, end_to_end_s:float|None) -> dict:
                 recall=card['recall'], class_accuracy=card['class_accuracy'], steps=ckpt['step'], **time,
                 img_per_s=last('img_per_s'), train_loss=last('train_loss'), eval_loss=last('eval_loss'))
 
-def relabel_current(lines:list[str]) -> list[str]:
-    "The file's lines with `current` true only for the main job's records whose recipe is `CONFIGS['cpu']`'s."
-    want, out = {k: CONFIGS['cpu'].get(k, getattr(TrainConfig, k)) for k in RECIPE}, []
-    for l in lines:
-        r = json.loads(l)
-        if r['labels'].get('config') == 'cpu' and r['labels'].get('current'):
-            r['labels']['current'] = all(r['labels'].get(k) == v for k, v in want.items())
-        out.append(json.dumps(r, allow_nan=False, ensure_ascii=False))
-    return out
-
-def write_all(recs:list[dict], root) -> Path:
-    "Append `recs` and relabel `current`, in one atomic rewrite of the file (a temporary file moved into place)."
-    for r in recs: check_record(r)
-    path = Path(root or results_dir()) / f'{WHAT}.jsonl'
-    old = [l for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
-    lines = relabel_current(old + [json.dumps(r, allow_nan=False, ensure_ascii=False) for r in recs])
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f: f.write('\n'.join(lines) + '\n'); f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, 0o644); os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
+def relabel_current(rec:dict) -> dict:
+    "The record, with `current` true only if it is a main job record whose recipe is `CONFIGS['cpu']`'s."
+    want = {k: CONFIGS['cpu'].get(k, getattr(TrainConfig, k)) for k in RECIPE}
+    if rec['labels'].get('config') == 'cpu' and rec['labels'].get('current'):
+        rec = dict(rec, labels={**rec['labels'], 'current': all(rec['labels'].get(k) == v for k, v in want.items())})
+    return rec
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -99,6 +82,6 @@ def main():
         how = 'make train' if a.run.startswith('make train') else f'ddpm_nb_train --config cpu --seed {cfg.seed}'
         recs.append(make_record(WHAT, labels_of(cfg, a.run, precision, sampler), values_of(card, ckpt, a.end_to_end_s),
                                 command=f"{how}; ddpm_nb_eval {path} --n {a.n} --recon-n 0{extra}", feature_net=card.feature_net))
-    if not a.no_record: print('records:', write_all(recs, a.records))
+    if not a.no_record: print('records:', write_records(recs, a.records, relabel=relabel_current))
 
 if __name__ == '__main__': main()

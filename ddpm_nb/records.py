@@ -11,8 +11,8 @@ import ddpm_nb
 
 # %% auto #0
 __all__ = ['RECORD_KEYS', 'results_dir', 'cpu_isa', 'cpu_model', 'machine_info', 'machine_str', 'git_commit', 'check_record',
-           'make_record', 'write_record', 'record_names', 'read_records', 'format_value', 'value_of', 'record_field',
-           'RecordTable', 'record_table', 'needs', 'records_index']
+           'make_record', 'write_records', 'write_record', 'record_names', 'read_records', 'format_value', 'value_of',
+           'record_field', 'RecordTable', 'record_table', 'needs', 'records_index']
 
 # %% ../nbs/records.ipynb #b8c8084f
 def results_dir() -> Path:
@@ -126,24 +126,38 @@ def make_record(what:str,  # the study, and the name of its file: `bench/results
 # %% ../nbs/records.ipynb #0b5146f4
 def _record_path(what:str, root=None) -> Path: return Path(root or results_dir()) / f"{what}.jsonl"
 
-def write_record(rec:dict,  # a record from `make_record`
-                 root=None,  # the folder of records (default: `results_dir()`)
-                ) -> Path:
-    "Append `rec` to `<root>/<what>.jsonl` atomically (the whole file rewritten to a temporary file, then moved into place)."
-    check_record(rec, f"record {rec.get('what')!r}" if isinstance(rec, dict) else 'record')
-    line = json.dumps(rec, allow_nan=False, ensure_ascii=False)
-    path = _record_path(rec['what'], root)
+def write_records(recs:list,  # records of one study, from `make_record`
+                  root=None,  # the folder of records (default: `results_dir()`)
+                  relabel=None,  # `relabel(rec) -> rec`, applied to every record of the file, old and new, in the same rewrite
+                 ) -> Path:
+    "Append `recs` to their study's file (and `relabel` every record in it) atomically: the whole file rewritten to a temporary file, then moved into place."
+    recs = list(recs)
+    if not recs: raise ValueError("no records to write")
+    for r in recs: check_record(r, f"record {r.get('what')!r}" if isinstance(r, dict) else 'record')
+    whats = sorted({r['what'] for r in recs})
+    if len(whats) > 1: raise ValueError(f"records of one study at a time, got {', '.join(whats)}")
+    path = _record_path(whats[0], root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_text() if path.exists() else ''
-    if old and not old.endswith('\n'): old += '\n'
+    old = [l for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
+    if relabel is not None:                                           # every record rewritten, each checked again
+        old = [json.dumps(check_record(relabel(json.loads(l)), f"{path.name}:{i}"), allow_nan=False, ensure_ascii=False)
+               for i, l in enumerate(old, 1)]
+        recs = [check_record(relabel(r), f"record {r['what']!r}") for r in recs]
+    text = ''.join(l + '\n' for l in old + [json.dumps(r, allow_nan=False, ensure_ascii=False) for r in recs])
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644   # mkstemp's file is private: give it the usual mode
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
-        with os.fdopen(fd, 'w') as f: f.write(old + line + '\n'); f.flush(); os.fsync(f.fileno())
+        with os.fdopen(fd, 'w') as f: f.write(text); f.flush(); os.fsync(f.fileno())
         os.chmod(tmp, mode); os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
+
+def write_record(rec:dict,  # a record from `make_record`
+                 root=None,  # the folder of records (default: `results_dir()`)
+                ) -> Path:
+    "Append `rec` to `<root>/<what>.jsonl` atomically (`write_records` of one record)."
+    return write_records([rec], root)
 
 # %% ../nbs/records.ipynb #323bf786
 def record_names(root=None) -> list[str]:
