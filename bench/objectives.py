@@ -14,7 +14,7 @@ calls, and the variational bound (`nll_bpd`, bits/dim, `--strata` strata of t) o
 their labels. Records go to bench/results/objectives.jsonl (`--records` for another folder), labels `kind` 'run' | 'card' |
 'snapshot' | 'bpd'; a (row, seed) is written only when all of its measurements are done, its final cards last, and one whose
 final cards are there (same budget and n) is skipped (on this machine), so later sessions finish the remaining rows. A run's records are also kept
-in its folder (`records.jsonl`) as each step ends, so a stopped evaluation resumes on the same trained weights.
+in its folder (`objectives.jsonl`) as each step ends, so a stopped evaluation resumes on the same trained weights.
 A grid of 40 samples (labels 0-9 in turn, seed 0) at 4 calls of each row's seed-0 model goes to nbs/images/objectives_<row>_4.png.
 Run it alone on the machine: the budget is wall-clock, and the figures compare only within one machine (a CPU model and
 instruction set): each machine's records are a table of their own, and what is skipped as done is what this machine recorded.
@@ -84,10 +84,10 @@ def save_snapshots(snaps:EpochSnapshots, run:Run) -> list[dict]:
     return out
 
 def train(row, seed, a) -> dict:
-    "Train one (row, seed) from scratch; write its snapshots and `trained.json`, and start its folder's `records.jsonl` afresh."
+    "Train one (row, seed) from scratch; write its snapshots and `trained.json`, and start its folder's `objectives.jsonl` afresh."
     cfg = row_config(row, seed, a)
     out = Path(cfg.outdir)
-    for p in [out / 'trained.json', out / 'records.jsonl', *out.glob('ema_*.pt')]: p.unlink(missing_ok=True)
+    for p in [out / 'trained.json', out / f'{WHAT}.jsonl', *out.glob('ema_*.pt')]: p.unlink(missing_ok=True)
     snaps = EpochSnapshots()
     t0 = time.perf_counter()
     run = fit(config=cfg, callbacks=[snaps] if seed in a.snapshot_seeds else [])
@@ -133,8 +133,8 @@ def card_values(card, steps) -> dict:
 class Measurements:
     "The records of one trained (row, seed), kept in its folder as each is measured; a measurement already there is not redone."
     def __init__(self, folder, labels):
-        self.path, self.labels = Path(folder) / 'records.jsonl', labels
-        self.recs = [json.loads(l) for l in self.path.read_text().splitlines() if l.strip()] if self.path.exists() else []
+        self.folder, self.labels = Path(folder), labels
+        self.recs = read_records(WHAT, self.folder) if (self.folder / f'{WHAT}.jsonl').exists() else []
     def find(self, **want):
         return next((r for r in self.recs if all(r['labels'].get(k) == v for k, v in want.items())), None)
     def get(self, want:dict, measure):
@@ -143,7 +143,7 @@ class Measurements:
         if rec is None:
             labels, values, extra = measure()
             rec = make_record(WHAT, {**self.labels, **want, **labels}, values, **extra)
-            with self.path.open('a') as f: f.write(json.dumps(rec, allow_nan=False) + '\n')
+            write_record(rec, self.folder)                                # an atomic rewrite: a stop mid-write leaves the file whole
             self.recs.append(rec)
         return rec
 
