@@ -226,15 +226,15 @@ class RecordTable:
         if isinstance(x, (dict, int, float)) and not isinstance(x, bool): return format_value(x, self.digits)
         return str(x).replace('|', '\\|')
     def _repr_markdown_(self) -> str:
-        marks, notes = [], {}
-        for r in self.records: marks.append(notes.setdefault(_provenance(r), len(notes) + 1))
+        marks, notes = [], {}   # a derived row (a mean over seeds, say) keeps the records it came from in `sources`
+        for r in self.records: marks.append(sorted({notes.setdefault(_provenance(s), len(notes) + 1) for s in r.get('sources') or [r]}))
         one = len(notes) == 1
         head = list(self.columns) + ([] if one else [''])
         lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
         for row, m, r in zip(self.rows, marks, self.records):
             cells = [self._cell(x) for x in row]
             if self.bold and self.bold(r): cells = [f"**{c}**" if c else c for c in cells]
-            lines.append('| ' + ' | '.join(cells + ([] if one else [f"[{m}]"])) + ' |')
+            lines.append('| ' + ' | '.join(cells + ([] if one else [f"[{', '.join(map(str, m))}]"])) + ' |')
         src = '  \n'.join(f"Measured by {p}" if one else f"[{m}] {p}" for p, m in notes.items())
         if len(notes) > self.fold:                                       # a long list folds away, one click from the table
             src = f"<details><summary>How each row was measured ({len(notes)} sources)</summary>\n\n{src}\n\n</details>"
