@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from ddpm_nb.cli import CONFIGS
 from ddpm_nb.checkpoints import load_model
-from ddpm_nb.data import TensorImages, get_dataset
+from ddpm_nb.data import DatasetCorruptError, DatasetNotFoundError, TensorImages, get_dataset
 from ddpm_nb.evaluation import eval_card
 from ddpm_nb.forward import save_grid
 from ddpm_nb.records import make_record, write_record
@@ -61,9 +61,10 @@ def stamp(rec, a):
     return rec
 
 def has_data(name, a) -> bool:
-    "True if the named data set is on this machine (it is never downloaded here)."
+    "True if the named data set is on this machine (it is never downloaded here); a damaged copy is an error, not a missing one."
     try: get_dataset(name, root=a.data_root, download=False); return True
-    except Exception: return False
+    except DatasetCorruptError: raise
+    except DatasetNotFoundError: return False
 
 def synthetic(name, n, hflip) -> TensorImages:
     "Random uint8 images with the shape and classes of data set `name`, in memory."
