@@ -56,7 +56,7 @@ def start_lab(root:Path, work:Path, disabled:list):
 STATE_JS = r"""() => {
   const nb = window.jupyterapp.shell.currentWidget;
   if (!nb || !nb.content || !nb.sessionContext.session || !nb.sessionContext.session.kernel) return null;
-  const out = {status: nb.sessionContext.session.kernel.status, pending: 0, errors: [], widgets: [], maths: [], images: []};
+  const out = {status: nb.sessionContext.session.kernel.status, code: 0, pending: 0, errors: [], widgets: [], maths: [], images: []};
   nb.content.widgets.forEach((cell, i) => {
     const m = cell.model, node = cell.node;
     if (m.type === 'markdown') {
@@ -66,6 +66,7 @@ STATE_JS = r"""() => {
       return;
     }
     if (m.type !== 'code') return;
+    out.code++;
     if (m.executionCount === null || node.querySelector('.jp-InputPrompt')?.innerText.includes('*')) out.pending++;
     for (let j = 0; j < m.outputs.length; j++) {
       const o = m.outputs.get(j).toJSON();
@@ -95,6 +96,21 @@ def widget_picture(page, cell:int) -> str:
     return page.evaluate("""(i) => Array.from(window.jupyterapp.shell.currentWidget.content.widgets[i].node
                              .querySelectorAll('.jupyter-widgets img')).map(im => im.src.slice(-200)).join('|')""", cell)
 
+RUN_ALL_JS = r"""() => {
+  const app = window.jupyterapp, nb = app.shell.currentWidget;
+  app.shell.activateById(nb.id); nb.content.activeCellIndex = 0;   // the command acts on the active notebook's active cell
+  app.commands.execute('notebook:run-all-cells');                  // not awaited: the run is followed by polling
+}"""
+
+def run_all(page, name:str, tries:int=3):
+    "Run All, issued again where no cell has started within 30 s (a command sent before the notebook is active is lost)."
+    for k in range(tries):
+        page.evaluate(RUN_ALL_JS)
+        try: return wait_state(page, lambda s: s['status'] != 'idle' or s['pending'] < s['code'], 30, f"{name}: Run All started")
+        except TimeoutError:
+            if k == tries - 1: raise
+            print(f"{name}: Run All had not started after 30 s; issued again")
+
 def check_chapter(page, base, token, name, shots:Path, timeout:float) -> list:
     "Open chapter `name`, Run All, move the widgets, screenshot; returns the problems found."
     problems = []
@@ -104,8 +120,7 @@ def check_chapter(page, base, token, name, shots:Path, timeout:float) -> list:
                            timeout=120_000)
     wait_state(page, lambda s: s['status'] == 'idle', 120, f"{name}: kernel ready")
     t0 = time.time()
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    time.sleep(2)
+    run_all(page, name)
     st = wait_state(page, lambda s: s['errors'] or (s['pending'] == 0 and s['status'] == 'idle'), timeout, f"{name}: Run All")
     secs = time.time() - t0
     time.sleep(3)                                                    # let MathJax and images settle
