@@ -53,10 +53,13 @@ def start_lab(root:Path, work:Path, disabled:list):
     raise RuntimeError(f"JupyterLab did not start; its log:\n{log.read_text()[-3000:]}")
 
 # What the notebook's model and DOM say after a run: pending cells, errors, widgets, maths and images per cell.
-STATE_JS = r"""() => {
-  const nb = window.jupyterapp.shell.currentWidget;
+# The chapter's notebook is found by its path, never as the current widget: focus can move while the page settles.
+FIND_NB = "const nb = Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === path);"
+STATE_JS = r"""(path) => {
+  """ + FIND_NB + r"""
   if (!nb || !nb.content || !nb.sessionContext.session || !nb.sessionContext.session.kernel) return null;
-  const out = {status: nb.sessionContext.session.kernel.status, code: 0, pending: 0, errors: [], widgets: [], maths: [], images: []};
+  const out = {status: nb.sessionContext.session.kernel.status, code: 0, pending: 0, started: 0,
+               errors: [], widgets: [], maths: [], images: []};
   nb.content.widgets.forEach((cell, i) => {
     const m = cell.model, node = cell.node;
     if (m.type === 'markdown') {
@@ -67,7 +70,9 @@ STATE_JS = r"""() => {
     }
     if (m.type !== 'code') return;
     out.code++;
-    if (m.executionCount === null || node.querySelector('.jp-InputPrompt')?.innerText.includes('*')) out.pending++;
+    const busy = node.querySelector('.jp-InputPrompt')?.innerText.includes('*');
+    if (m.executionCount === null || busy) out.pending++;
+    if (m.executionCount !== null || busy) out.started++;
     for (let j = 0; j < m.outputs.length; j++) {
       const o = m.outputs.get(j).toJSON();
       if (o.output_type === 'error') out.errors.push({cell: i, error: o.ename + ': ' + o.evalue});
@@ -82,49 +87,51 @@ STATE_JS = r"""() => {
   return out;
 }"""
 
-def wait_state(page, pred, timeout, what):
-    "Poll the notebook's state until `pred(state)` holds; raise naming `what` on timeout."
+def wait_state(page, path, pred, timeout, what):
+    "Poll the state of notebook `path` until `pred(state)` holds; raise naming `what` on timeout."
     t0, state = time.time(), None
     while time.time() - t0 < timeout:
-        state = page.evaluate(STATE_JS)
+        state = page.evaluate(STATE_JS, path)
         if state is not None and pred(state): return state
         time.sleep(1)
     raise TimeoutError(f"{what}: not reached in {timeout:.0f} s (last state: {json.dumps(state)[:500]})")
 
-def widget_picture(page, cell:int) -> str:
+def widget_picture(page, path:str, cell:int) -> str:
     "The sources of the images inside the widget output of cell `cell` (what a slider move must change)."
-    return page.evaluate("""(i) => Array.from(window.jupyterapp.shell.currentWidget.content.widgets[i].node
-                             .querySelectorAll('.jupyter-widgets img')).map(im => im.src.slice(-200)).join('|')""", cell)
+    return page.evaluate("""([path, i]) => { """ + FIND_NB + """
+                            return Array.from(nb.content.widgets[i].node.querySelectorAll('.jupyter-widgets img'))
+                                        .map(im => im.src.slice(-200)).join('|'); }""", [path, cell])
 
-RUN_ALL_JS = r"""() => {
-  const app = window.jupyterapp, nb = app.shell.currentWidget;
-  app.shell.activateById(nb.id); nb.content.activeCellIndex = 0;   // the command acts on the active notebook's active cell
-  app.commands.execute('notebook:run-all-cells');                  // not awaited: the run is followed by polling
+RUN_ALL_JS = r"""(path) => {
+  """ + FIND_NB + r"""
+  const app = window.jupyterapp;
+  app.shell.activateById(nb.id); nb.content.activeCellIndex = 0;
+  app.commands.execute('notebook:run-all-cells', {widgetId: nb.id});   // named by id: not whichever notebook has focus
 }"""
 
 def run_all(page, name:str, tries:int=3):
-    "Run All, issued again where no cell has started within 30 s (a command sent before the notebook is active is lost)."
+    "Run All, issued again where no cell has started within 30 s; 'started' means a cell is running or has run."
+    path = f"{name}.ipynb"
     for k in range(tries):
-        page.evaluate(RUN_ALL_JS)
-        try: return wait_state(page, lambda s: s['status'] != 'idle' or s['pending'] < s['code'], 30, f"{name}: Run All started")
+        page.evaluate(RUN_ALL_JS, path)
+        try: return wait_state(page, path, lambda s: s['started'] > 0, 30, f"{name}: Run All started")
         except TimeoutError:
             if k == tries - 1: raise
             print(f"{name}: Run All had not started after 30 s; issued again")
 
 def check_chapter(page, base, token, name, shots:Path, timeout:float) -> list:
     "Open chapter `name`, Run All, move the widgets, screenshot; returns the problems found."
-    problems = []
-    page.goto(f"{base}/lab/tree/{name}.ipynb?token={token}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                           "window.jupyterapp.shell.currentWidget.context && window.jupyterapp.shell.currentWidget.context.isReady",
-                           timeout=120_000)
-    wait_state(page, lambda s: s['status'] == 'idle', 120, f"{name}: kernel ready")
+    problems, path = [], f"{name}.ipynb"
+    page.goto(f"{base}/lab/tree/{path}?reset&token={token}")          # reset: no notebook of an earlier chapter restored
+    page.wait_for_function("(path) => { if (!window.jupyterapp) return false; " + FIND_NB +
+                           " return !!(nb && nb.context.isReady); }", arg=path, timeout=120_000)
+    wait_state(page, path, lambda s: s['status'] == 'idle', 120, f"{name}: kernel ready")
     t0 = time.time()
     run_all(page, name)
-    st = wait_state(page, lambda s: s['errors'] or (s['pending'] == 0 and s['status'] == 'idle'), timeout, f"{name}: Run All")
+    st = wait_state(page, path, lambda s: s['errors'] or (s['pending'] == 0 and s['status'] == 'idle'), timeout, f"{name}: Run All")
     secs = time.time() - t0
     time.sleep(3)                                                    # let MathJax and images settle
-    st = page.evaluate(STATE_JS)
+    st = page.evaluate(STATE_JS, path)
     problems += [f"{name}[{e['cell']}]: error output {e['error']}" for e in st['errors']]
     problems += [f"{name}[{w['cell']}]: widget not rendered" + (" (Error displaying widget)" if w['failed'] else ' (plain-text repr)')
                  for w in st['widgets'] if w['failed'] or not w['rendered']]
@@ -136,10 +143,10 @@ def check_chapter(page, base, token, name, shots:Path, timeout:float) -> list:
         cell = page.locator('.jp-Notebook .jp-Cell').nth(w['cell'])
         cell.scroll_into_view_if_needed()
         for kind, move in (('slider', _move_slider), ('dropdown', _move_dropdown)):
-            before = widget_picture(page, w['cell'])
+            before = widget_picture(page, path, w['cell'])
             if not move(cell): continue
             time.sleep(3)
-            if widget_picture(page, w['cell']) == before: problems.append(f"{name}[{w['cell']}]: the picture did not change when the {kind} moved")
+            if widget_picture(page, path, w['cell']) == before: problems.append(f"{name}[{w['cell']}]: the picture did not change when the {kind} moved")
             cell.screenshot(path=str(shots / f"{name}_cell{w['cell']}_{kind}.png"))
     print(f"{name}: Run All {secs:.0f} s, {len(st['images'])} images, {len(st['widgets'])} widgets, "
           f"{len(st['maths'])} markdown cells with maths; {len(problems)} problems")
@@ -181,10 +188,13 @@ def main():
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which('chromium') or '/usr/bin/chromium', args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-            for name in a.chapters:
+            for name in a.chapters:                                  # each chapter on a page of its own, its kernel shut down after
+                page = browser.new_page(viewport={'width': 1400, 'height': 1000})
                 try: problems += check_chapter(page, base, token, name.removesuffix('.ipynb'), shots, a.timeout)
                 except Exception as e: problems.append(f"{name}: {type(e).__name__}: {e}")
+                try: page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
+                except Exception as e: print(f"{name}: kernel not shut down: {e}")
+                page.close()
             browser.close()
     finally:
         proc.terminate()
