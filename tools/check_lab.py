@@ -171,6 +171,13 @@ def _move_dropdown(cell) -> bool:
     sel.select_option(next(o for o in options if o != current))
     return True
 
+def clear_outputs(f:Path):
+    "Drop the outputs and execution counts of notebook `f`: whatever the check then sees, and 'started', come from its own run."
+    nb = json.loads(f.read_text())
+    for c in nb['cells']:
+        if c['cell_type'] == 'code': c['outputs'], c['execution_count'] = [], None
+    f.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('chapters', nargs='*', default=['01_forward', '06_sampling'])
@@ -183,6 +190,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix='check_lab_'))
     root = work / 'nbs'
     shutil.copytree(ROOT / 'nbs', root, ignore=shutil.ignore_patterns('.ipynb_checkpoints', '_*', 'outputs', 'data'))
+    for f in root.glob('*.ipynb'): clear_outputs(f)
     proc, base, token, log = start_lab(root, work, a.disable_extension)
     problems = []
     try:
